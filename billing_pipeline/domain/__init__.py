@@ -1,0 +1,1 @@
+"""Pure domain logic: money, currencies, lifecycles, posting rules. No Dagster, no DuckDB."""

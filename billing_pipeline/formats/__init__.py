@@ -1,0 +1,1 @@
+"""One parser per file format. Each turns bytes into canonical polars frames (see `base`)."""
