@@ -1,0 +1,16 @@
+"""The one Definitions object of the project: `dagster dev -w workspace.yaml` loads it."""
+
+import dagster as dg
+
+from billing_pipeline.defs.ingest import ingest_assets
+from billing_pipeline.defs.publish import analytics
+from billing_pipeline.defs.resources import build_resources
+from billing_pipeline.defs.schedules import daily_job, daily_schedule
+from billing_pipeline.defs.transform import dbt_models
+
+defs = dg.Definitions(
+    assets=[*ingest_assets, dbt_models, analytics],
+    jobs=[daily_job],
+    schedules=[daily_schedule],
+    resources=build_resources(),
+)

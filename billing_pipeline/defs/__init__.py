@@ -1,0 +1,1 @@
+"""Dagster wiring: thin assets, checks, jobs, schedules and resources. Logic lives elsewhere."""

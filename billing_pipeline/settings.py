@@ -1,0 +1,51 @@
+"""Where things live. One setting per concern, read from the environment with repo defaults.
+
+The DuckDB path that Dagster's `DuckDBResource` opens and the path in dbt's profile both come
+from `BILLING_WAREHOUSE`, so the two can never point at different files.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+
+WAREHOUSE_FILE = "billing.duckdb"
+ANALYTICS_FILE = "analytics.duckdb"
+
+
+def inbox_dir() -> Path:
+    return Path(os.environ.get("BILLING_INBOX", REPO_ROOT / "data" / "inbox")).resolve()
+
+
+def warehouse_dir() -> Path:
+    return Path(os.environ.get("BILLING_WAREHOUSE", REPO_ROOT / "data" / "warehouse")).resolve()
+
+
+def warehouse_path() -> Path:
+    return warehouse_dir() / WAREHOUSE_FILE
+
+
+def analytics_path() -> Path:
+    return warehouse_dir() / ANALYTICS_FILE
+
+
+def business_timezone() -> str:
+    """The zone in which a business date is computed: explicit, never the process's TZ."""
+    return os.environ.get("BILLING_TIMEZONE", "UTC")
+
+
+def functional_currency() -> str:
+    return os.environ.get("BILLING_FUNCTIONAL_CURRENCY", "USD")
+
+
+def partitions_start() -> str:
+    return os.environ.get("BILLING_PARTITIONS_START", "2025-01-01")
+
+
+def export_for_subprocesses() -> None:
+    """Pin the resolved paths in the environment so dbt subprocesses see the same files."""
+    os.environ["BILLING_INBOX"] = str(inbox_dir())
+    os.environ["BILLING_WAREHOUSE"] = str(warehouse_dir())

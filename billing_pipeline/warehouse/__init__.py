@@ -1,0 +1,1 @@
+"""DuckDB side of the platform: table layout, file registry, landing. No Dagster imports."""

@@ -1,0 +1,292 @@
+"""Land one source's files for one business date: register, parse, validate, stage, quarantine.
+
+The partition is written in one transaction, after removing what an earlier attempt of the
+same partition wrote, so a rerun (or a retry after a crash) gives the same tables. A file is
+identified by its bytes: the same bytes land once, wherever and whenever they are delivered
+again; a changed file under a known path is a new version and the old one is marked
+superseded, never merged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from billing_pipeline.formats.base import ParseResult, UnreadableFile
+from billing_pipeline.formats.detect import parse_file
+from billing_pipeline.schemas import validate
+from billing_pipeline.warehouse.tables import (
+    SOURCE_FRAMES,
+    ensure_schema,
+    staged_schema,
+    staged_table,
+)
+
+SOURCES = tuple(SOURCE_FRAMES)
+# A whole-file rejection keeps this much of the file in the quarantine row; the file itself
+# stays in the inbox at the recorded path.
+_RAW_PREFIX_CHARS = 4000
+
+
+@dataclass
+class FileOutcome:
+    path: str
+    status: str
+    rows_read: int = 0
+    rows_staged: int = 0
+    rows_quarantined: int = 0
+    detail: str | None = None
+
+
+@dataclass
+class LandingReport:
+    source: str
+    partition_date: date
+    files: list[FileOutcome] = field(default_factory=list)
+
+    @property
+    def rows_read(self) -> int:
+        return sum(f.rows_read for f in self.files)
+
+    @property
+    def rows_staged(self) -> int:
+        return sum(f.rows_staged for f in self.files)
+
+    @property
+    def rows_quarantined(self) -> int:
+        return sum(f.rows_quarantined for f in self.files)
+
+    def count(self, status: str) -> int:
+        return sum(1 for f in self.files if f.status == status)
+
+
+def partition_files(inbox: Path, source: str, partition_date: date) -> list[Path]:
+    """Files delivered for a business date, in a stable order; dotfiles are partial uploads."""
+    folder = inbox / source / partition_date.isoformat()
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+
+
+def land_partition(
+    conn: duckdb.DuckDBPyConnection,
+    inbox: Path,
+    source: str,
+    partition_date: date,
+    run_id: str,
+    now: datetime,
+) -> LandingReport:
+    if source not in SOURCES:
+        raise ValueError(f"unknown source {source!r}; expected one of {SOURCES}")
+    ensure_schema(conn)
+    report = LandingReport(source, partition_date)
+    files = partition_files(inbox, source, partition_date)
+    conn.execute("begin transaction")
+    try:
+        previous = _forget_partition(conn, source, partition_date)
+        landed_here: dict[str, str] = {}
+        for path in files:
+            outcome = _land_file(
+                conn, inbox, path, source, partition_date, run_id, now, previous, landed_here
+            )
+            report.files.append(outcome)
+        conn.execute("commit")
+    except BaseException:
+        conn.execute("rollback")
+        raise
+    return report
+
+
+def _forget_partition(
+    conn: duckdb.DuckDBPyConnection, source: str, partition_date: date
+) -> dict[str, list[tuple[str, int, str]]]:
+    """Delete an earlier attempt's rows; return {path: [(sha256, version, status)]} seen before."""
+    rows = conn.execute(
+        "select path, sha256, path_version, status from ingest.file_registry "
+        "where source = ? and partition_date = ?",
+        [source, partition_date],
+    ).fetchall()
+    previous: dict[str, list[tuple[str, int, str]]] = {}
+    for path, sha, version, status in rows:
+        previous.setdefault(path, []).append((sha, version, status))
+    for frame in SOURCE_FRAMES[source]:
+        conn.execute(
+            f"delete from raw.{staged_table(source, frame)} "
+            "where source = ? and partition_date = ?",
+            [source, partition_date],
+        )
+    conn.execute(
+        "delete from ingest.quarantine where source = ? and partition_date = ? "
+        "and stage != 'ledger'",
+        [source, partition_date],
+    )
+    conn.execute(
+        "delete from ingest.file_registry where source = ? and partition_date = ? "
+        "and status != 'superseded'",
+        [source, partition_date],
+    )
+    return previous
+
+
+def _land_file(
+    conn: duckdb.DuckDBPyConnection,
+    inbox: Path,
+    path: Path,
+    source: str,
+    partition_date: date,
+    run_id: str,
+    now: datetime,
+    previous: dict[str, list[tuple[str, int, str]]],
+    landed_here: dict[str, str],
+) -> FileOutcome:
+    content = path.read_bytes()
+    sha = hashlib.sha256(content).hexdigest()
+    file_id = sha[:16]
+    rel = path.relative_to(inbox).as_posix()
+    version = _path_version(conn, rel, sha, previous.get(rel, []), source, partition_date, now)
+
+    registration = dict(
+        file_id=file_id, sha256=sha, source=source, partition_date=partition_date, path=rel,
+        file_name=path.name, size_bytes=len(content), path_version=version, landed_at=now,
+        run_id=run_id,
+    )  # fmt: skip
+    duplicate_of = landed_here.get(sha) or _landed_elsewhere(conn, sha)
+    if duplicate_of is not None:
+        outcome = FileOutcome(rel, "duplicate", detail=f"same bytes as {duplicate_of}")
+        _register(conn, registration, outcome, duplicate_of=duplicate_of, file_format=None)
+        return outcome
+    landed_here[sha] = rel
+
+    try:
+        parsed: ParseResult = parse_file(source, path.name, content)
+    except UnreadableFile as error:
+        reason = f"unreadable file: {error}"
+    except Exception as error:  # a parser bug must not take the other files down with it
+        reason = f"parser failed: {type(error).__name__}: {error}"
+    else:
+        return _stage(conn, registration, parsed, source, partition_date, rel, run_id, now)
+
+    outcome = FileOutcome(rel, "unreadable", rows_read=1, rows_quarantined=1, detail=reason)
+    _quarantine(
+        conn,
+        file_id,
+        source,
+        partition_date,
+        rel,
+        [(None, "parse", reason, content[:_RAW_PREFIX_CHARS].decode("utf-8", "replace"))],
+        run_id,
+        now,
+    )
+    _register(conn, registration, outcome, duplicate_of=None, file_format=None)
+    return outcome
+
+
+def _stage(conn, registration, parsed, source, partition_date, rel, run_id, now) -> FileOutcome:
+    file_id = registration["file_id"]
+    bad: list[tuple[int | None, str, str, str]] = [
+        (r.line_no, "parse", r.reason, r.raw_record) for r in parsed.rejected
+    ]
+    staged = 0
+    for frame, df in parsed.frames.items():
+        if df.height == 0:
+            continue
+        valid, rejected = validate(frame, df)
+        bad.extend(
+            (row["source_line"], "validate", row["reason"], row["raw_record"])
+            for row in rejected.iter_rows(named=True)
+        )
+        if frame not in SOURCE_FRAMES[source]:
+            raise ValueError(f"a {source} parser returned unexpected frame {frame!r}")
+        if valid.height:
+            _insert_staged(conn, source, frame, valid, file_id, partition_date)
+            staged += valid.height
+    _quarantine(conn, file_id, source, partition_date, rel, bad, run_id, now)
+    outcome = FileOutcome(
+        rel, "landed", rows_read=parsed.rows_read, rows_staged=staged, rows_quarantined=len(bad)
+    )
+    file_format = getattr(parsed, "file_format", None)
+    _register(conn, registration, outcome, duplicate_of=None, file_format=file_format)
+    return outcome
+
+
+def _insert_staged(conn, source, frame, valid: pl.DataFrame, file_id, partition_date) -> None:
+    columns = list(staged_schema(frame))
+    staged = valid.select(columns).with_columns(
+        pl.lit(file_id).alias("file_id"),
+        pl.lit(source).alias("source"),
+        pl.lit(partition_date).alias("partition_date"),
+    )
+    conn.register("staged_frame", staged.to_arrow())
+    try:
+        table = staged_table(source, frame)
+        conn.execute(f"insert into raw.{table} by name select * from staged_frame")
+    finally:
+        conn.unregister("staged_frame")
+
+
+def _quarantine(conn, file_id, source, partition_date, rel, rows, run_id, now) -> None:
+    if not rows:
+        return
+    conn.executemany(
+        "insert into ingest.quarantine (file_id, source, partition_date, path, line_no, stage, "
+        "reason, raw_record, quarantined_at, run_id) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (file_id, source, partition_date, rel, line, stage, reason, raw, now, run_id)
+            for line, stage, reason, raw in rows
+        ],
+    )
+
+
+def _register(conn, registration: dict, outcome: FileOutcome, duplicate_of, file_format) -> None:
+    row = {
+        **registration,
+        "status": outcome.status,
+        "duplicate_of": duplicate_of,
+        "detail": outcome.detail,
+        "file_format": file_format,
+        "rows_read": outcome.rows_read,
+        "rows_staged": outcome.rows_staged,
+        "rows_quarantined": outcome.rows_quarantined,
+    }
+    names = ", ".join(row)
+    marks = ", ".join("?" for _ in row)
+    conn.execute(f"insert into ingest.file_registry ({names}) values ({marks})", list(row.values()))
+
+
+def _landed_elsewhere(conn, sha: str) -> str | None:
+    row = conn.execute(
+        "select path from ingest.file_registry where sha256 = ? and status = 'landed' "
+        "order by partition_date, path limit 1",
+        [sha],
+    ).fetchone()
+    return row[0] if row else None
+
+
+def _path_version(conn, rel, sha, seen_here, source, partition_date, now) -> int:
+    """Version of these bytes at this path; a change supersedes the older registration."""
+    for seen_sha, version, _status in seen_here:
+        if seen_sha == sha:
+            return version
+    if not seen_here:
+        return 1
+    new_version = max(version for _, version, _ in seen_here) + 1
+    # Keep a superseded row for the version this one replaces, so the change is reported.
+    for old_sha, version, status in seen_here:
+        if status == "superseded":
+            continue
+        conn.execute(
+            "insert into ingest.file_registry (file_id, sha256, source, partition_date, path, "
+            "file_name, size_bytes, path_version, status, detail, rows_read, rows_staged, "
+            "rows_quarantined, landed_at, run_id) values "
+            "(?, ?, ?, ?, ?, ?, 0, ?, 'superseded', ?, 0, 0, 0, ?, 'superseded')",
+            [
+                old_sha[:16], old_sha, source, partition_date, rel, Path(rel).name, version,
+                f"replaced by version {new_version} ({sha[:16]})", now,
+            ],
+        )  # fmt: skip
+    return new_version

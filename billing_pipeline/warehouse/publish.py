@@ -1,0 +1,63 @@
+"""Write the analysts' DuckDB file: build it beside the old one, then rename it into place.
+
+Analysts open `analytics.duckdb` read-only. A rename is atomic on one file system, so a reader
+sees either the previous complete file or the new complete file, never a half-written one,
+and the writer never holds a lock on the file analysts read.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import duckdb
+
+# Schemas of billing.duckdb that form the analyst contract (see README "Published relations").
+PUBLISHED_SCHEMAS = ("ops", "ledger", "payments", "recon", "receivables", "fx")
+
+
+def published_relations(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    placeholders = ", ".join("?" for _ in PUBLISHED_SCHEMAS)
+    return conn.execute(
+        "select table_schema, table_name from information_schema.tables "
+        f"where table_catalog = current_database() and table_schema in ({placeholders}) "
+        "order by 1, 2",
+        list(PUBLISHED_SCHEMAS),
+    ).fetchall()
+
+
+def publish(conn: duckdb.DuckDBPyConnection, analytics_path: Path) -> dict[str, int]:
+    """Copy every published relation into a fresh file and swap it in. Returns row counts."""
+    analytics_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp_path = analytics_path.with_name(f".{analytics_path.name}.{uuid.uuid4().hex}.tmp")
+    alias = "publishing"
+    counts: dict[str, int] = {}
+    conn.execute(f"attach '{_sql_path(tmp_path)}' as {alias}")
+    try:
+        for schema, table in published_relations(conn):
+            conn.execute(f'create schema if not exists {alias}."{schema}"')
+            conn.execute(
+                f'create table {alias}."{schema}"."{table}" as select * from "{schema}"."{table}"'
+            )
+            row = conn.execute(f'select count(*) from {alias}."{schema}"."{table}"').fetchone()
+            counts[f"{schema}.{table}"] = int(row[0]) if row else 0
+        conn.execute(f"checkpoint {alias}")
+    finally:
+        conn.execute(f"detach {alias}")
+    _fsync(tmp_path)
+    os.replace(tmp_path, analytics_path)
+    return counts
+
+
+def _sql_path(path: Path) -> str:
+    # ATTACH takes no bind parameters; the path is ours (settings), but quote it anyway.
+    return str(path).replace("'", "''")
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

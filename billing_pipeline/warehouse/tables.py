@@ -1,0 +1,115 @@
+"""Table layout of billing.duckdb, derived from the canonical frame contract.
+
+Staged tables (`raw.<frame>`) hold validated rows: the canonical columns of `formats.base`
+with decimal-text amounts replaced by BIGINT minor units, plus lineage columns (file, line,
+partition). Deriving the DDL from the contract keeps parsers, validation and storage in step.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+
+from billing_pipeline.formats.base import FRAMES
+
+_DUCKDB_TYPES = {
+    pl.Utf8: "VARCHAR",
+    pl.Int64: "BIGINT",
+    pl.Date: "DATE",
+}
+LINEAGE_COLUMNS = {
+    "file_id": "VARCHAR NOT NULL",
+    "source": "VARCHAR NOT NULL",
+    "partition_date": "DATE NOT NULL",
+}
+
+
+def staged_column_name(column: str) -> str:
+    """`gross_amount` -> `gross_minor`, `amount` -> `amount_minor`; other names unchanged."""
+    if column == "amount":
+        return "amount_minor"
+    if column.endswith("_amount"):
+        return column.removesuffix("_amount") + "_minor"
+    return column
+
+
+def staged_schema(frame: str) -> dict[str, pl.DataType]:
+    schema: dict[str, pl.DataType] = {}
+    for column, dtype in FRAMES[frame].items():
+        is_amount = column == "amount" or column.endswith("_amount")
+        if is_amount and frame != "rates":
+            schema[staged_column_name(column)] = pl.Int64
+        else:
+            schema[column] = dtype
+    return schema
+
+
+def _duckdb_type(dtype: pl.DataType) -> str:
+    if isinstance(dtype, pl.Datetime):
+        return "TIMESTAMPTZ"
+    return _DUCKDB_TYPES[dtype]  # type: ignore[index]
+
+
+OPS_DDL = """
+create schema if not exists ingest;
+create schema if not exists raw;
+
+create table if not exists ingest.file_registry (
+    file_id varchar not null,           -- sha256 of the bytes: the same bytes land once
+    sha256 varchar not null,
+    source varchar not null,
+    partition_date date not null,
+    path varchar not null,              -- relative to the inbox
+    file_name varchar not null,
+    size_bytes bigint not null,
+    path_version integer not null,      -- 1 for the first bytes seen at this path, then 2...
+    status varchar not null,            -- landed | duplicate | unreadable | superseded
+    duplicate_of varchar,               -- path of the copy that landed, for duplicates
+    detail varchar,
+    file_format varchar,
+    rows_read bigint not null,
+    rows_staged bigint not null,
+    rows_quarantined bigint not null,
+    landed_at timestamptz not null,
+    run_id varchar not null
+);
+create table if not exists ingest.quarantine (
+    file_id varchar not null,
+    source varchar not null,
+    partition_date date not null,
+    path varchar not null,
+    line_no bigint,                     -- null when the whole file was rejected
+    stage varchar not null,             -- parse | validate | ledger
+    reason varchar not null,
+    raw_record varchar,
+    quarantined_at timestamptz not null,
+    run_id varchar not null
+);
+"""
+
+
+# source family (inbox folder) -> the canonical frames its files produce
+SOURCE_FRAMES: dict[str, tuple[str, ...]] = {
+    "stripe": ("settlement_lines", "payouts"),
+    "adyen": ("settlement_lines", "payouts"),
+    "bank": ("bank_lines", "bank_balances"),
+    "events": ("billing_events",),
+    "rates": ("rates",),
+}
+
+
+def staged_table(source: str, frame: str) -> str:
+    """`raw.<table>` holding `frame` rows from `source`: one table per source, as dbt expects."""
+    return f"{source}_{frame}" if source in ("stripe", "adyen") else frame
+
+
+def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
+    """Create every table the pipeline writes, if missing. Safe to call on every run."""
+    conn.execute(OPS_DDL)
+    for source, frames in SOURCE_FRAMES.items():
+        for frame in frames:
+            columns = {**LINEAGE_COLUMNS}
+            columns.update({c: _duckdb_type(t) for c, t in staged_schema(frame).items()})
+            body = ",\n    ".join(f"{c} {t}" for c, t in columns.items())
+            table = staged_table(source, frame)
+            conn.execute(f"create table if not exists raw.{table} (\n    {body}\n)")
