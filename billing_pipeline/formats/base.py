@@ -125,6 +125,9 @@ class Rejected:
 class ParseResult:
     frames: dict[str, pl.DataFrame] = field(default_factory=dict)
     rejected: list[Rejected] = field(default_factory=list)
+    # What the parser assumed on the file's behalf (encoding fallback, zone of a date column,
+    # library work-arounds): not errors, but worth showing beside the file in the registry.
+    notes: list[str] = field(default_factory=list)
 
     @property
     def rows_read(self) -> int:
