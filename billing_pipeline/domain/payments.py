@@ -301,30 +301,31 @@ def _unusable(event: PaymentEvent) -> str | None:
 
 def _fold_one(events: list[PaymentEvent]) -> FoldResult:
     rejections: list[Rejection] = []
-    usable: dict[str, PaymentEvent] = {}
-    conflicting: set[str] = set()
+    copies: dict[str, list[PaymentEvent]] = {}
     for event in events:
         reason = _unusable(event)
-        if reason is not None:
-            rejections.append(Rejection(event.event_id, event.payment_id, reason))
-            continue
-        seen = usable.get(event.event_id)
-        if seen is None:
-            usable[event.event_id] = event
-        elif seen == event:
-            rejections.append(Rejection(event.event_id, event.payment_id, "duplicate event_id"))
+        if reason is None:
+            copies.setdefault(event.event_id, []).append(event)
         else:
-            conflicting.add(event.event_id)
-    # Which copy of a conflicting event_id wins would depend on input order: refuse them all.
-    for event_id in sorted(conflicting):
-        for event in events:
-            if event.event_id == event_id:
-                reason = "event_id seen with different payloads"
-                rejections.append(Rejection(event_id, event.payment_id, reason))
-        del usable[event_id]
+            rejections.append(Rejection(event.event_id, event.payment_id, reason))
+    usable = []
+    for same_id in copies.values():
+        first = same_id[0]
+        if len(same_id) == 1:
+            usable.append(first)
+        elif all(copy == first for copy in same_id):
+            usable.append(first)
+            rejections += [Rejection(first.event_id, first.payment_id, "duplicate event_id")] * (
+                len(same_id) - 1
+            )
+        else:  # which copy would win depends on input order: refuse them all
+            reason = "event_id seen with different payloads"
+            rejections += [Rejection(e.event_id, e.payment_id, reason) for e in same_id]
+    # Input order must not show through, not even in the order of these rejections.
+    rejections.sort(key=lambda r: (repr(r.event_id), repr(r.payment_id), r.reason))
     payment: PaymentAggregate | None = None
     history: list[HistoryRow] = []
-    for event in sorted(usable.values(), key=lambda e: (e.occurred_at, e.event_id)):
+    for event in sorted(usable, key=lambda e: (e.occurred_at, e.event_id)):
         result = apply(payment, event)
         if isinstance(result, Rejected):
             rejections.append(Rejection(event.event_id, event.payment_id, result.reason))
@@ -344,7 +345,8 @@ def fold(events: Iterable[PaymentEvent | Mapping[str, Any] | Sequence[Any]]) -> 
 
     Rejected events (by the table, a guard, a missing id or instant, a duplicate id) are
     reported and never move the state. An event_id seen twice with the same payload applies
-    once; seen with different payloads, every copy is rejected.
+    once; seen with different payloads, every copy is rejected. The result, rejections
+    included, does not depend on the input order.
     """
     return _fold_one([PaymentEvent.from_row(row) for row in events])
 
