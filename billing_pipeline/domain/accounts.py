@@ -6,10 +6,10 @@ account, so a valid account has at least two segments.
 
 Parametrised accounts (a processor, a bank account id) take an identifier from the outside
 world; `account_segment` turns it into a segment the one way the whole platform uses (also
-vectorised in `account_segment_expr`, so a SQL/polars posting builds the same names):
-lower case, every character outside `[a-z0-9_.-]` replaced by `_`. Identifiers are compared
-case-insensitively; two ids differing only in punctuation would share an account, which real
-bank and processor ids do not do.
+vectorised in `account_segment_expr`, so a SQL/polars posting builds the same names): blanks
+trimmed, every character outside `[A-Za-z0-9_.-]` replaced by `_`, then lower case. So ids
+compare case-insensitively, and two ids differing only in punctuation would share an account,
+which real bank and processor ids do not do.
 
 Currency is not part of an account path: every journal line carries its currency, and
 balances are kept per account x currency, so `assets:processor_clearing:stripe` holds USD and
@@ -79,8 +79,12 @@ CONTRACT_ACCOUNTS = (
 )
 
 _SEGMENT = r"[a-z0-9_.-]+"
-_ACCOUNT = re.compile(rf"^(?:{'|'.join(ROOTS)})(?::{_SEGMENT})+$")
-_NOT_SEGMENT_CHAR = r"[^a-z0-9_.-]"
+ACCOUNT_PATTERN = rf"^(?:{'|'.join(ROOTS)})(?::{_SEGMENT})+$"
+_ACCOUNT = re.compile(ACCOUNT_PATTERN)
+# Replace first, lower-case after: only ASCII is left to lower-case, so Python and the
+# polars/SQL engines cannot disagree on Unicode case or whitespace rules.
+_NOT_ID_CHAR = r"[^A-Za-z0-9_.-]"
+_BLANK = " \t\r\n"
 
 
 def is_valid_account(path: object) -> bool:
@@ -114,17 +118,17 @@ def normal_side(path: str) -> Side:
 
 def account_segment(identifier: object) -> str:
     """An outside identifier (processor name, bank account id) as one account segment."""
-    if not isinstance(identifier, str) or not identifier.strip():
+    if not isinstance(identifier, str) or not identifier.strip(_BLANK):
         raise AccountError(f"cannot name an account after {identifier!r}: need non-empty text")
-    return re.sub(_NOT_SEGMENT_CHAR, "_", identifier.strip().lower())
+    return re.sub(_NOT_ID_CHAR, "_", identifier.strip(_BLANK)).lower()
 
 
 def account_segment_expr(column: str) -> pl.Expr:
     """Vectorised `account_segment` (null or blank identifiers stay null)."""
-    cleaned = pl.col(column).str.strip_chars().str.to_lowercase()
+    cleaned = pl.col(column).str.strip_chars(_BLANK)
     return (
         pl.when(cleaned.str.len_chars() > 0)
-        .then(cleaned.str.replace_all(_NOT_SEGMENT_CHAR, "_"))
+        .then(cleaned.str.replace_all(_NOT_ID_CHAR, "_").str.to_lowercase())
         .otherwise(pl.lit(None, dtype=pl.Utf8))
     )
 
