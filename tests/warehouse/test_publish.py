@@ -1,0 +1,56 @@
+"""The analyst file is replaced whole, never written in place."""
+
+from __future__ import annotations
+
+import duckdb
+
+from billing_pipeline.warehouse.publish import publish
+
+
+def _warehouse_with(conn: duckdb.DuckDBPyConnection, rows: int) -> None:
+    conn.execute("create schema if not exists ledger")
+    conn.execute("create schema if not exists staging")
+    conn.execute(
+        "create or replace table ledger.trial_balance as select range as n from range(?)", [rows]
+    )
+    conn.execute("create or replace table staging.not_published as select 1 as x")
+
+
+def test_publish_copies_only_contract_schemas_and_swaps_the_file(tmp_path):
+    target = tmp_path / "analytics.duckdb"
+    with duckdb.connect(str(tmp_path / "billing.duckdb")) as conn:
+        _warehouse_with(conn, 3)
+        first = publish(conn, target)
+        inode_before = target.stat().st_ino
+        _warehouse_with(conn, 5)
+        second = publish(conn, target)
+
+    assert first == {"ledger.trial_balance": 3}
+    assert second == {"ledger.trial_balance": 5}
+    assert target.stat().st_ino != inode_before  # a new file renamed into place
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+    with duckdb.connect(str(target), read_only=True) as reader:
+        assert reader.execute("select count(*) from ledger.trial_balance").fetchone() == (5,)
+        schemas = {
+            r[0]
+            for r in reader.execute(
+                "select schema_name from information_schema.schemata"
+            ).fetchall()
+        }
+    assert "staging" not in schemas
+
+
+def test_a_reader_holding_the_old_file_keeps_a_consistent_view(tmp_path):
+    target = tmp_path / "analytics.duckdb"
+    with duckdb.connect(str(tmp_path / "billing.duckdb")) as conn:
+        _warehouse_with(conn, 2)
+        publish(conn, target)
+        reader = duckdb.connect(str(target), read_only=True)
+        _warehouse_with(conn, 7)
+        publish(conn, target)  # must not fail although a reader has the old file open
+    try:
+        assert reader.execute("select count(*) from ledger.trial_balance").fetchone() == (2,)
+    finally:
+        reader.close()
+    with duckdb.connect(str(target), read_only=True) as fresh:
+        assert fresh.execute("select count(*) from ledger.trial_balance").fetchone() == (7,)
