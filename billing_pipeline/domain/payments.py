@@ -31,7 +31,7 @@ import dataclasses
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from billing_pipeline.domain.money import MoneyError, exponent
 
@@ -61,6 +61,14 @@ EVENT_TYPES = (
     "payment.settled",
     "payment.reconciled",
 )
+
+
+class _Event(Protocol):
+    event_id: str
+    occurred_at: datetime
+
+
+E = TypeVar("E", bound=_Event)
 
 
 class Transition(NamedTuple):
@@ -289,7 +297,7 @@ def apply(payment: PaymentAggregate | None, event: PaymentEvent) -> Applied | Re
     return Applied(outcome, from_state)
 
 
-def _unusable(event: PaymentEvent) -> str | None:
+def _unusable(event: Any) -> str | None:
     """Why an event cannot even be ordered (so it never reaches `apply`)."""
     if not isinstance(event.event_id, str) or not event.event_id:
         return "event_id missing"
@@ -299,33 +307,41 @@ def _unusable(event: PaymentEvent) -> str | None:
     return None
 
 
-def _fold_one(events: list[PaymentEvent]) -> FoldResult:
-    rejections: list[Rejection] = []
-    copies: dict[str, list[PaymentEvent]] = {}
+def sequence_events(events: Iterable[E]) -> tuple[list[E], list[tuple[E, str]]]:
+    """One aggregate's events in fold order, (occurred_at, event_id), and those refused.
+
+    Shared by every lifecycle fold (payments, invoices): an event without id or timezone-aware
+    instant cannot be ordered; an event_id seen again with the same payload is a duplicate
+    (applied once); seen with different payloads, which copy won would depend on input order,
+    so every copy is refused. Neither list depends on the input order.
+    """
+    refused: list[tuple[E, str]] = []
+    copies: dict[str, list[E]] = {}
     for event in events:
         reason = _unusable(event)
         if reason is None:
             copies.setdefault(event.event_id, []).append(event)
         else:
-            rejections.append(Rejection(event.event_id, event.payment_id, reason))
+            refused.append((event, reason))
     usable = []
     for same_id in copies.values():
         first = same_id[0]
-        if len(same_id) == 1:
+        if all(copy == first for copy in same_id):
             usable.append(first)
-        elif all(copy == first for copy in same_id):
-            usable.append(first)
-            rejections += [Rejection(first.event_id, first.payment_id, "duplicate event_id")] * (
-                len(same_id) - 1
-            )
-        else:  # which copy would win depends on input order: refuse them all
-            reason = "event_id seen with different payloads"
-            rejections += [Rejection(e.event_id, e.payment_id, reason) for e in same_id]
-    # Input order must not show through, not even in the order of these rejections.
-    rejections.sort(key=lambda r: (repr(r.event_id), repr(r.payment_id), r.reason))
+            refused += [(first, "duplicate event_id")] * (len(same_id) - 1)
+        else:
+            refused += [(e, "event_id seen with different payloads") for e in same_id]
+    refused.sort(key=lambda pair: (repr(pair[0].event_id), repr(pair[0]), pair[1]))
+    usable.sort(key=lambda e: (e.occurred_at, e.event_id))
+    return usable, refused
+
+
+def _fold_one(events: Iterable[PaymentEvent]) -> FoldResult:
+    ordered, refused = sequence_events(events)
+    rejections = [Rejection(e.event_id, e.payment_id, reason) for e, reason in refused]
     payment: PaymentAggregate | None = None
     history: list[HistoryRow] = []
-    for event in sorted(usable, key=lambda e: (e.occurred_at, e.event_id)):
+    for event in ordered:
         result = apply(payment, event)
         if isinstance(result, Rejected):
             rejections.append(Rejection(event.event_id, event.payment_id, result.reason))

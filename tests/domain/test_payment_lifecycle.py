@@ -257,6 +257,13 @@ def test_lost_dispute_charges_back_the_disputed_amount_and_is_final():
     assert len(result.rejections) == 2
 
 
+def test_partial_dispute_records_the_disputed_amount_not_the_captured_one():
+    ev = Script()
+    payment = folded([*path_to("captured", ev), ev("dispute_opened", 2_000)])
+    assert (payment.state, payment.amount_disputed_minor) == ("disputed", 2_000)
+    assert payment.state_before_dispute == "captured"
+
+
 def test_dispute_over_captured_minus_refunded_is_rejected():
     ev = Script()
     result = fold([*path_to("partially_refunded", ev), ev("dispute_opened", 5_001)])
