@@ -327,19 +327,16 @@ def post_frame(facts: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     for name in sorted({r.amount_field for r in RULES}):
         amount = pl.when(pl.col("amount_field") == name).then(pl.col(name)).otherwise(amount)
     condition = pl.col("condition") == "always"
-    for name in sorted({r.condition_field for r in RULES if r.condition_field}):
-        is_field = pl.col("condition_field") == name
-        text = pl.col(name).cast(pl.Utf8)
-        present = text.is_not_null() & (text != "")
+    for op, name in sorted({(r.condition, r.condition_field) for r in RULES if r.condition_field}):
+        present = pl.col(name).cast(pl.Utf8).fill_null("") != ""
+        holds = {
+            "present": present,
+            "absent": ~present,
+            "positive": pl.col(name) > 0,
+            "negative": pl.col(name) < 0,
+        }[op]
         condition = condition | (
-            is_field
-            & pl.when(pl.col("condition") == "present")
-            .then(present)
-            .when(pl.col("condition") == "absent")
-            .then(~present)
-            .when(pl.col("condition") == "positive")
-            .then(pl.col(name).cast(pl.Int64) > 0)
-            .otherwise(pl.col(name).cast(pl.Int64) < 0)
+            (pl.col("condition") == op) & (pl.col("condition_field") == name) & holds
         )
     account = pl.col("account_template")
     for name in SEGMENT_PARAMS:
