@@ -265,8 +265,8 @@ def test_set_based_posting_covers_every_rule_row_and_both_signs():
                     **BASE,
                     "amount_minor": sign * 1000,
                     "fee_minor": sign * 30,
-                    "applied_minor": sign * 1000,
-                    "overpaid_minor": 0,
+                    "applied_minor": sign * 800,
+                    "overpaid_minor": sign * 200,
                     "invoice_id": invoice,
                     "holding_account": "assets:suspense",
                 }
