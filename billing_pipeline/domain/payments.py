@@ -160,7 +160,7 @@ class PaymentAggregate:
     amount_captured_minor: int
     amount_refunded_minor: int
     amount_disputed_minor: int  # of the open or lost dispute; 0 once a dispute is won
-    state_before_dispute: str | None
+    state_before_dispute: str | None  # set only while disputed: where a won dispute returns
     processor: str | None
     processor_ref: str | None
     invoice_id: str | None
@@ -246,6 +246,8 @@ def _next(p: PaymentAggregate, e: PaymentEvent, targets: tuple[str, ...]) -> Pay
         before = p.state
     elif kind == "payment.dispute_won":
         to_state, disputed, before = p.state_before_dispute or "", 0, None
+    elif kind == "payment.dispute_lost":
+        before = None  # nothing to return to: the disputed amount stays as charged back
     if to_state not in targets:
         return f"{kind} from {p.state} to {to_state!r} is not in the transition table"
     # One positional construction per event: dataclasses.replace was 40% of the fold time.
