@@ -199,18 +199,19 @@ def _balance(tag: _Tag) -> dict[str, Any]:
 
 def _library_statement_line(tag: _Tag) -> dict[str, Any]:
     text = ":61:" + "\n".join(tag.lines)
-    errors = []
     for statement_tag in _STATEMENT_TAGS:
         tags = {61: statement_tag} if statement_tag is not None else None
         transactions = mt940.models.Transactions(tags=tags, options=_OPTIONS)
         try:
             transactions.parse(text)
-        except (RuntimeError, ValueError, KeyError, TypeError) as exc:
-            errors.append(str(exc.args[0] if exc.args else exc).splitlines()[0][:200])
+        except (RuntimeError, ValueError, KeyError, TypeError, ArithmeticError):
             continue
         if len(transactions) == 1:
             return transactions[0].data
-    raise FieldError(f":61: statement line not readable by mt-940: {errors[0] if errors else ''}")
+    raise FieldError(
+        f":61: statement line {tag.lines[0]!r} not readable by mt-940 (expected YYMMDD[MMDD], "
+        "D/C mark, amount, type code, reference[//bank reference])"
+    )
 
 
 def _entry(tag: _Tag, narrative: _Tag | None) -> dict[str, Any]:
