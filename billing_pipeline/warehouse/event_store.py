@@ -1,0 +1,277 @@
+"""The append-only event store: every fact from every source, applied once, hash-chained.
+
+Each staged row of a partition becomes a candidate event with an idempotency key (the billing
+event's `event_id`; for processor and bank rows a key built from the source's own reference).
+A key that is new is appended. A key already stored with the same payload is a duplicate and
+changes nothing. A key already stored with a different payload is a conflict: quarantined
+with both origins, never an overwrite. Every staged row leaves a receipt saying which of the
+three happened to it, so "nothing lost, nothing doubled" can be counted.
+
+Appended events are chained in `seq` order: `chain_hash = sha256(prev_hash | key | payload_hash)`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import duckdb
+
+GENESIS_HASH = "0" * 64
+
+STORE_DDL = """
+create schema if not exists store;
+create table if not exists store.events (
+    seq bigint primary key,
+    idempotency_key varchar not null unique,
+    event_type varchar not null,
+    occurred_at timestamptz not null,
+    business_date date not null,
+    aggregate_type varchar not null,
+    aggregate_id varchar,
+    payload varchar not null,
+    payload_hash varchar not null,
+    prev_hash varchar not null,
+    chain_hash varchar not null,
+    source varchar not null,
+    file_id varchar not null,
+    source_line bigint,
+    partition_date date not null,     -- the business date whose files delivered it
+    recorded_at timestamptz not null,
+    run_id varchar not null
+);
+create table if not exists store.event_receipts (
+    partition_date date not null,
+    source varchar not null,
+    file_id varchar not null,
+    source_line bigint,
+    idempotency_key varchar not null,
+    outcome varchar not null          -- appended | duplicate | conflict
+);
+"""
+
+# One SELECT per staged table: (key, type, instant, business date, aggregate, payload).
+# `$tz` is the configured business time zone; `$day` the partition.
+_CANDIDATES = """
+select event_id as idempotency_key, type as event_type, occurred_at,
+       timezone($tz, occurred_at)::date as business_date,
+       case when type like 'payment.%' then 'payment'
+            when type like 'invoice.%' then 'invoice' else 'unknown' end as aggregate_type,
+       case when type like 'invoice.%' then invoice_id else payment_id end as aggregate_id,
+       payload, source, file_id, source_line
+from raw.billing_events where partition_date = $day
+union all
+select processor || ':line:' || line_ref, 'settlement.' || line_type, occurred_at,
+       timezone($tz, occurred_at)::date, 'settlement', processor_ref,
+       to_json(struct_pack(processor, line_ref, line_type, processor_ref, merchant_ref,
+           payout_ref, occurred_at, available_on, currency, gross_minor, fee_minor, net_minor,
+           original_currency, original_minor, exchange_rate, description))::varchar,
+       source, file_id, source_line
+from (select * from raw.stripe_settlement_lines union all by name
+      select * from raw.adyen_settlement_lines)
+where partition_date = $day
+union all
+select processor || ':payout:' || payout_ref, 'payout.sent', created_at,
+       timezone($tz, created_at)::date, 'payout', payout_ref,
+       to_json(struct_pack(processor, payout_ref, bank_reference, created_at, arrival_date,
+           currency, amount_minor))::varchar,
+       source, file_id, source_line
+from (select * from raw.stripe_payouts union all by name select * from raw.adyen_payouts)
+where partition_date = $day
+union all
+select 'bank:' || account_id || ':' || bank_key,
+       case when amount_minor >= 0 then 'bank.credit' else 'bank.debit' end,
+       timezone($tz, booking_date::timestamp), booking_date, 'bank_account', account_id,
+       to_json(struct_pack(bank_format, account_id, statement_id, entry_ref, end_to_end_ref,
+           booking_date, value_date, currency, amount_minor, tx_code, counterparty,
+           remittance_info))::varchar,
+       source, file_id, source_line
+from (
+    -- The bank's own entry reference identifies an entry across statements (an intraday and
+    -- an end-of-day statement repeat it); an ordinal separates the details of a batch entry.
+    -- Without a usable reference, the entry's content stands in for it.
+    select *,
+        case when nullif(upper(trim(entry_ref)), '') not in ('NONREF', 'NOTPROVIDED', 'NONE')
+            then 'ref:' || entry_ref || ':' || row_number() over (
+                partition by file_id, account_id, entry_ref order by source_line)
+            else 'entry:' || booking_date || ':' || currency || ':' || amount_minor || ':'
+                || left(sha256(coalesce(remittance_info, '')), 16) || ':' || row_number() over (
+                    partition by file_id, account_id, booking_date, currency, amount_minor,
+                        remittance_info order by source_line)
+        end as bank_key
+    from raw.bank_lines where partition_date = $day
+)
+"""
+
+
+@dataclass(frozen=True)
+class AppendReport:
+    candidates: int
+    appended: int
+    duplicates: int
+    conflicts: int
+
+
+def ensure_store(conn: duckdb.DuckDBPyConnection) -> None:
+    conn.execute(STORE_DDL)
+
+
+def append_partition(
+    conn: duckdb.DuckDBPyConnection,
+    partition_date: date,
+    business_timezone: str,
+    run_id: str,
+    now: datetime,
+) -> AppendReport:
+    """Record the partition's staged rows as events. Rerunning it changes nothing."""
+    ensure_store(conn)
+    conn.execute("begin transaction")
+    try:
+        report = _append(conn, partition_date, business_timezone, run_id, now)
+        conn.execute("commit")
+    except BaseException:
+        conn.execute("rollback")
+        raise
+    return report
+
+
+def _append(conn, partition_date, tz, run_id, now) -> AppendReport:
+    conn.execute("delete from store.event_receipts where partition_date = ?", [partition_date])
+    conn.execute(
+        "delete from ingest.quarantine where partition_date = ? and stage = 'ledger' "
+        "and reason like 'conflicting payload%'",
+        [partition_date],
+    )
+    conn.execute(
+        f"""
+        create or replace temp table candidates as
+        select *, sha256(payload) as payload_hash,
+               row_number() over (order by occurred_at, idempotency_key, file_id, source_line)
+                   as arrival
+        from ({_CANDIDATES})
+        """,
+        {"tz": tz, "day": partition_date},
+    )
+    # The stored event for each key, if any, and the first candidate of each new key.
+    conn.execute(
+        """
+        create or replace temp table classified as
+        select c.*,
+               s.payload_hash as stored_hash,
+               s.file_id as stored_file_id, s.source_line as stored_line,
+               first_value(c.payload_hash) over keyed as first_hash,
+               row_number() over keyed as nth
+        from candidates c
+        left join store.events s using (idempotency_key)
+        window keyed as (partition by c.idempotency_key order by c.arrival)
+        """
+    )
+    conn.execute(
+        """
+        create or replace temp table receipts as
+        select *,
+            case
+                when stored_hash is not null and stored_file_id = file_id
+                     and stored_line is not distinct from source_line then 'appended'
+                when stored_hash is not null and stored_hash = payload_hash then 'duplicate'
+                when stored_hash is not null then 'conflict'
+                when nth = 1 then 'new'
+                when payload_hash = first_hash then 'duplicate'
+                else 'conflict'
+            end as outcome
+        from classified
+        """
+    )
+    new_rows = conn.execute(
+        "select idempotency_key, payload_hash from receipts where outcome = 'new' order by arrival"
+    ).fetchall()
+    last = conn.execute(
+        "select seq, chain_hash from store.events order by seq desc limit 1"
+    ).fetchone()
+    next_seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
+    chain = []
+    for offset, (key, payload_hash) in enumerate(new_rows):
+        chain_hash = chain_link(prev_hash, key, payload_hash)
+        chain.append((key, next_seq + offset, prev_hash, chain_hash))
+        prev_hash = chain_hash
+    conn.execute(
+        "create or replace temp table chain (key varchar, seq bigint, prev varchar, hash varchar)"
+    )
+    if chain:
+        conn.executemany("insert into chain values (?, ?, ?, ?)", chain)
+    conn.execute(
+        """
+        insert into store.events
+        select chain.seq, r.idempotency_key, r.event_type, r.occurred_at, r.business_date,
+               r.aggregate_type, r.aggregate_id, r.payload, r.payload_hash, chain.prev,
+               chain.hash, r.source, r.file_id, r.source_line, $day, $now, $run
+        from receipts r join chain on chain.key = r.idempotency_key
+        where r.outcome = 'new'
+        order by chain.seq
+        """,
+        {"day": partition_date, "now": now, "run": run_id},
+    )
+    conn.execute(
+        """
+        insert into store.event_receipts
+        select $day, source, file_id, source_line, idempotency_key,
+               case outcome when 'new' then 'appended' else outcome end
+        from receipts
+        """,
+        {"day": partition_date},
+    )
+    conn.execute(
+        """
+        insert into ingest.quarantine
+        select r.file_id, r.source, $day, coalesce(reg.path, r.file_id), r.source_line, 'ledger',
+               'conflicting payload for idempotency key ' || r.idempotency_key
+                   || ' (kept: the first one recorded)',
+               r.payload, $now, $run
+        from receipts r
+        left join (select distinct file_id, path from ingest.file_registry
+                   where status = 'landed') reg using (file_id)
+        where r.outcome = 'conflict'
+        """,
+        {"day": partition_date, "now": now, "run": run_id},
+    )
+    counts = dict(
+        conn.execute("select outcome, count(*) from receipts group by outcome").fetchall()
+    )
+    return AppendReport(
+        candidates=sum(counts.values()),
+        appended=counts.get("new", 0) + counts.get("appended", 0),
+        duplicates=counts.get("duplicate", 0),
+        conflicts=counts.get("conflict", 0),
+    )
+
+
+def chain_link(prev_hash: str, key: str, payload_hash: str) -> str:
+    return hashlib.sha256(f"{prev_hash}|{key}|{payload_hash}".encode()).hexdigest()
+
+
+def chain_violations(conn: duckdb.DuckDBPyConnection, limit: int = 20) -> list[dict]:
+    """Recompute the chain and the payload hashes; any edit or gap shows up here."""
+    ensure_store(conn)
+    problems: list[dict] = []
+    prev_hash = GENESIS_HASH
+    expected_seq = 1
+    cursor = conn.execute(
+        "select seq, idempotency_key, payload, payload_hash, prev_hash, chain_hash "
+        "from store.events order by seq"
+    )
+    while batch := cursor.fetchmany(50_000):
+        for seq, key, payload, payload_hash, stored_prev, stored_chain in batch:
+            actual_payload_hash = hashlib.sha256(payload.encode()).hexdigest()
+            expected = chain_link(prev_hash, key, actual_payload_hash)
+            if (
+                seq != expected_seq
+                or actual_payload_hash != payload_hash
+                or stored_prev != prev_hash
+                or stored_chain != expected
+            ):
+                problems.append({"seq": seq, "idempotency_key": key})
+                if len(problems) >= limit:
+                    return problems
+            prev_hash, expected_seq = stored_chain, seq + 1
+    return problems

@@ -1,0 +1,130 @@
+"""The event store applies each idempotency key once and never overwrites a payload."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+
+import duckdb
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from billing_pipeline.warehouse.event_store import append_partition, chain_violations
+from billing_pipeline.warehouse.tables import ensure_schema
+
+NOW = datetime(2026, 10, 6, 6, 0, tzinfo=UTC)
+
+
+def _stage_event(conn, day: date, file_id: str, line: int, event_id: str, amount: int) -> None:
+    payload = json.dumps({"event_id": event_id, "amount_minor": amount}, sort_keys=True)
+    conn.execute(
+        "insert into raw.billing_events (file_id, source, partition_date, event_id, type, "
+        "occurred_at, payment_id, amount_minor, currency, payload, source_line) "
+        "values (?, 'events', ?, ?, 'payment.captured', ?, 'pay_1', ?, 'USD', ?, ?)",
+        [file_id, day, event_id, datetime(day.year, day.month, day.day, 12, tzinfo=UTC),
+         amount, payload, line],
+    )  # fmt: skip
+
+
+@pytest.fixture
+def conn():
+    connection = duckdb.connect()
+    ensure_schema(connection)
+    yield connection
+    connection.close()
+
+
+def _receipts(conn) -> dict[str, int]:
+    return dict(
+        conn.execute("select outcome, count(*) from store.event_receipts group by 1").fetchall()
+    )
+
+
+def test_same_key_same_payload_is_a_duplicate_and_different_payload_a_conflict(conn):
+    day = date(2026, 10, 5)
+    _stage_event(conn, day, "f1", 1, "evt_a", 100)
+    _stage_event(conn, day, "f1", 2, "evt_a", 100)  # replayed line
+    _stage_event(conn, day, "f1", 3, "evt_a", 999)  # same id, different payload
+    _stage_event(conn, day, "f1", 4, "evt_b", 200)
+
+    report = append_partition(conn, day, "UTC", "run1", NOW)
+
+    assert (report.appended, report.duplicates, report.conflicts) == (2, 1, 1)
+    stored = conn.execute(
+        "select idempotency_key, payload from store.events order by seq"
+    ).fetchall()
+    assert [k for k, _ in stored] == ["evt_a", "evt_b"]
+    assert json.loads(stored[0][1])["amount_minor"] == 100  # the first payload is kept
+    quarantined = conn.execute(
+        "select line_no, reason from ingest.quarantine where stage = 'ledger'"
+    ).fetchall()
+    assert quarantined == [
+        (3, "conflicting payload for idempotency key evt_a (kept: the first one recorded)")
+    ]
+
+
+def test_rerunning_a_partition_changes_nothing(conn):
+    day = date(2026, 10, 5)
+    _stage_event(conn, day, "f1", 1, "evt_a", 100)
+    _stage_event(conn, day, "f1", 2, "evt_a", 555)
+    append_partition(conn, day, "UTC", "run1", NOW)
+    before = conn.execute("select * from store.events order by seq").fetchall()
+    receipts_before = _receipts(conn)
+
+    append_partition(conn, day, "UTC", "run2", NOW)
+
+    assert conn.execute("select * from store.events order by seq").fetchall() == before
+    assert _receipts(conn) == receipts_before
+    assert conn.execute("select count(*) from ingest.quarantine").fetchone() == (1,)
+
+
+def test_an_event_delivered_again_on_a_later_day_is_a_duplicate(conn):
+    _stage_event(conn, date(2026, 10, 5), "f1", 1, "evt_a", 100)
+    _stage_event(conn, date(2026, 10, 6), "f2", 7, "evt_a", 100)
+    append_partition(conn, date(2026, 10, 5), "UTC", "run1", NOW)
+    report = append_partition(conn, date(2026, 10, 6), "UTC", "run2", NOW)
+    assert (report.appended, report.duplicates, report.conflicts) == (0, 1, 0)
+
+
+def test_editing_a_stored_payload_breaks_the_hash_chain(conn):
+    day = date(2026, 10, 5)
+    for line, event_id in enumerate(["evt_a", "evt_b", "evt_c"], start=1):
+        _stage_event(conn, day, "f1", line, event_id, 100 * line)
+    append_partition(conn, day, "UTC", "run1", NOW)
+    assert chain_violations(conn) == []
+
+    conn.execute("update store.events set payload = replace(payload, '200', '201') where seq = 2")
+
+    assert [v["seq"] for v in chain_violations(conn)][:1] == [2]
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=st.lists(
+        st.tuples(st.integers(0, 2), st.sampled_from(["e1", "e2", "e3", "e4"]), st.integers(1, 3)),
+        min_size=1,
+        max_size=15,
+    ),
+    order=st.permutations([0, 1, 2]),
+)
+def test_every_staged_row_gets_exactly_one_receipt_and_each_key_is_stored_once(rows, order):
+    conn = duckdb.connect()
+    ensure_schema(conn)
+    days = [date(2026, 10, 5 + i) for i in range(3)]
+    for line, (day_index, event_id, amount) in enumerate(rows, start=1):
+        _stage_event(conn, days[day_index], f"f{day_index}", line, event_id, amount)
+    for day_index in [*order, *order]:  # every partition twice, in any order
+        append_partition(conn, days[day_index], "UTC", "run", NOW)
+
+    receipts = _receipts(conn)
+    assert sum(receipts.values()) == len(rows)
+    distinct_keys = {event_id for _, event_id, _ in rows}
+    assert receipts.get("appended", 0) == len(distinct_keys)
+    assert conn.execute("select count(*) from store.events").fetchone() == (len(distinct_keys),)
+    assert chain_violations(conn) == []
+    conflicts = conn.execute("select count(*) from ingest.quarantine").fetchone()[0]
+    assert conflicts == receipts.get("conflict", 0)
+    conn.close()
