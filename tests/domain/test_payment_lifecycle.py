@@ -466,33 +466,70 @@ def test_fold_many_reports_rows_without_payment_id_on_their_own():
 
 # --- properties -------------------------------------------------------------------------------
 
-AMOUNTS = st.one_of(st.none(), st.integers(1, 4_000), st.integers(-50, 0), st.just(9_000))
+VALID_AMOUNTS = st.integers(1, 2_500)
+# Mostly usable amounts (repeated strategies weigh more), some missing, invalid or too large.
+AMOUNTS = st.one_of(
+    VALID_AMOUNTS, VALID_AMOUNTS, VALID_AMOUNTS, st.none(), st.integers(-50, 0), st.just(9_000)
+)
+VALID_AMOUNTS = st.integers(1, 2_500)
+# Mostly usable amounts (repeated strategies weigh more), some missing, invalid or too large.
+AMOUNTS = st.one_of(
+    VALID_AMOUNTS, VALID_AMOUNTS, VALID_AMOUNTS, st.none(), st.integers(-50, 0), st.just(9_000)
+)
 KINDS = st.sampled_from([*(k.removeprefix("payment.") for k in EVENT_TYPES), "bogus"])
-CURRENCIES = st.sampled_from(["EUR", "EUR", "EUR", "EUR", "USD", None])
+CURRENCIES = st.sampled_from(["EUR"] * 8 + ["USD", None])
+
+
+def _room(payment, kind: str) -> int | None:
+    """What is left to capture or refund: amounts up to it apply, it reaches the limits."""
+    if payment is None:
+        return None
+    if kind == "captured" and payment.amount_authorized_minor is not None:
+        return payment.amount_authorized_minor - payment.amount_captured_minor or None
+    if kind == "refunded":
+        return payment.amount_captured_minor - payment.amount_refunded_minor or None
+    return None
 
 
 @st.composite
 def event_streams(draw) -> list[PaymentEvent]:
-    """One payment's events, valid and invalid, with unique ids and colliding instants."""
-    n = draw(st.integers(1, 25))
-    events = []
+    """One payment's events: mostly a walk the table allows (so deep states are reached),
+    mixed with random events, bad amounts, other currencies and colliding instants.
+
+    The walk only steers generation (it tracks the payment with `apply`); the properties
+    below check `fold` against the table and the invariants, not against this walk.
+    """
+    events: list[PaymentEvent] = []
+    payment = None
+    clock = T0
     if draw(st.integers(0, 9)):  # mostly a creation first, so later events have a payment
         events.append(PaymentEvent("e000", "payment.created", T0, "pay", None, "EUR"))
-    for i in range(1, n + 1):
-        amount = draw(AMOUNTS)
-        kind = draw(KINDS)
-        if kind in ("captured", "refunded") and amount is None and draw(st.booleans()):
-            amount = draw(st.integers(1, 3_000))
-        events.append(
-            PaymentEvent(
-                f"e{draw(st.integers(0, 999)):03d}-{i}",
-                f"payment.{kind}",
-                T0 + timedelta(minutes=draw(st.integers(0, 40))),
-                "pay",
-                amount,
-                draw(CURRENCIES),
-            )
+        payment = apply(None, events[0]).payment
+    for i in range(1, draw(st.integers(1, 25)) + 1):
+        state = payment.state if payment else None
+        # Failing or voiding ends a payment: offered less often, so streams reach deep states.
+        allowed = [
+            kind
+            for kind in sorted({t.event_type for t in TRANSITIONS if t.from_state == state})
+            for _ in range(1 if kind in ("payment.failed", "payment.voided") else 5)
+        ]
+        if allowed and draw(st.integers(0, 4)):
+            kind = draw(st.sampled_from(allowed)).removeprefix("payment.")
+            room = _room(payment, kind)
+            fits = st.one_of(st.integers(1, room), st.just(room)) if room else VALID_AMOUNTS
+            amount = draw(st.one_of(fits, VALID_AMOUNTS))
+            currency = "EUR"
+            clock += timedelta(minutes=draw(st.integers(0, 2)))
+        else:
+            kind, amount, currency = draw(KINDS), draw(AMOUNTS), draw(CURRENCIES)
+        at = clock if currency == "EUR" else T0 + timedelta(minutes=draw(st.integers(0, 40)))
+        event = PaymentEvent(
+            f"e{draw(st.integers(0, 999)):03d}-{i}", f"payment.{kind}", at, "pay", amount, currency
         )
+        events.append(event)
+        result = apply(payment, event)
+        if isinstance(result, Applied):
+            payment = result.payment
     return events
 
 
@@ -507,7 +544,7 @@ def assert_amount_invariants(p) -> None:
     assert (p.state == "disputed") == (p.state_before_dispute is not None)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(event_streams())
 def test_folding_equals_replaying_only_the_accepted_events(events):
     result = fold(events)
@@ -520,7 +557,7 @@ def test_folding_equals_replaying_only_the_accepted_events(events):
     assert len(result.history) + len(result.rejections) == len(events)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(event_streams())
 def test_every_history_step_is_a_table_entry_and_the_steps_chain(events):
     result = fold(events)
@@ -533,7 +570,7 @@ def test_every_history_step_is_a_table_entry_and_the_steps_chain(events):
     assert (result.payment.state if result.payment else None) == previous
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(event_streams())
 def test_amount_invariants_hold_after_every_step_and_rejections_leave_the_payment_as_it_was(
     events,
