@@ -1,0 +1,122 @@
+"""Billing application event log: JSON Lines, one event object per line (contract: DESIGN.md).
+
+Field types are checked here, business meaning (is the type known, is the transition allowed)
+is the ledger's job. `payload` is the whole event as canonical JSON, so the same `event_id`
+arriving with different content can be told apart from a harmless replay.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from billing_pipeline.domain.money import INT64_MAX
+from billing_pipeline.formats.base import ParseResult, Rejected, UnreadableFile
+from billing_pipeline.formats.fields import FieldError, parse_date
+from billing_pipeline.formats.frames import result
+from billing_pipeline.formats.text import decode_utf8, physical_lines, printable, undecodable_reason
+
+_RFC3339 = re.compile(
+    r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})$"
+)
+TEXT_FIELDS = ["payment_id", "invoice_id", "customer_id", "currency", "processor", "processor_ref"]
+
+
+def parse(content: bytes, file_name: str) -> ParseResult:
+    if not content.strip():
+        raise UnreadableFile("empty file")
+    events: list[dict[str, Any]] = []
+    rejected: list[Rejected] = []
+    for line_no, raw_line in enumerate(physical_lines(decode_utf8(content)), start=1):
+        line = raw_line.rstrip("\r\n")
+        if not line.strip():
+            continue
+        try:
+            events.append({**_event(line), "source_line": line_no})
+        except FieldError as exc:
+            rejected.append(Rejected(line_no, str(exc), printable(line)))
+    return result({"billing_events": events}, rejected)
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise FieldError(f"duplicate key {key!r} in the event object")
+        obj[key] = value
+    return obj
+
+
+def _reject_constant(name: str) -> Any:
+    raise FieldError(f"{name} is not valid JSON")
+
+
+def _load(line: str) -> dict[str, Any]:
+    reason = undecodable_reason(line)
+    if reason is not None:
+        raise FieldError(f"line is {reason}")
+    try:
+        obj = json.loads(
+            line, object_pairs_hook=_no_duplicate_keys, parse_constant=_reject_constant
+        )
+    except FieldError:
+        raise
+    except json.JSONDecodeError as exc:
+        raise FieldError(f"invalid JSON: {exc.msg} at column {exc.colno}") from None
+    except (ValueError, RecursionError) as exc:  # e.g. an integer with thousands of digits
+        raise FieldError(f"invalid JSON: {type(exc).__name__}") from None
+    if not isinstance(obj, dict):
+        raise FieldError(f"not a JSON object but a {type(obj).__name__}")
+    return obj
+
+
+def occurred_at_utc(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise FieldError("occurred_at must be an RFC 3339 string")
+    match = _RFC3339.match(value.strip())
+    if match is None:
+        raise FieldError(f"occurred_at {value!r} is not RFC 3339 with a UTC offset")
+    day, clock, fraction, offset = match.groups()
+    micro = (fraction or "")[:6].ljust(6, "0")  # finer than microseconds cannot be stored
+    zone = "+00:00" if offset in {"Z", "z"} else offset
+    try:
+        instant = datetime.fromisoformat(f"{day}T{clock}.{micro}{zone}")
+    except ValueError:
+        raise FieldError(f"occurred_at {value!r} is not a valid date-time") from None
+    return instant.astimezone(UTC)
+
+
+def _required_text(obj: dict[str, Any], key: str) -> str:
+    value = obj.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise FieldError(f"{key} is missing or not a non-empty string")
+    return value
+
+
+def _event(line: str) -> dict[str, Any]:
+    obj = _load(line)
+    event: dict[str, Any] = {
+        "event_id": _required_text(obj, "event_id"),
+        "type": _required_text(obj, "type"),
+        "occurred_at": occurred_at_utc(obj.get("occurred_at")),
+    }
+    for key in TEXT_FIELDS:
+        value = obj.get(key)
+        if value is not None and not isinstance(value, str):
+            raise FieldError(f"{key} must be a string, got {type(value).__name__}")
+        event[key] = value
+    amount = obj.get("amount_minor")
+    if amount is not None:
+        if isinstance(amount, bool) or not isinstance(amount, int):
+            raise FieldError(f"amount_minor must be a JSON integer, got {json.dumps(amount)}")
+        if abs(amount) > INT64_MAX:
+            raise FieldError(f"amount_minor {amount} exceeds 64-bit integers")
+    event["amount_minor"] = amount
+    due_date = obj.get("due_date")
+    if due_date is not None and not isinstance(due_date, str):
+        raise FieldError("due_date must be a 'YYYY-MM-DD' string")
+    event["due_date"] = parse_date(due_date, "due_date") if due_date else None
+    event["payload"] = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return event
