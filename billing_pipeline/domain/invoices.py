@@ -50,7 +50,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(None, "invoice.created", "draft", ""),
     Transition("draft", "invoice.sent", "open", ""),
     Transition("draft", "invoice.voided", "void", ""),
-    Transition("open", "invoice.voided", "void", "nothing paid"),
+    Transition("open", "invoice.voided", "void", "nothing paid (else partially_paid)"),
     *(Transition(s, "invoice.written_off", "written_off", "amount due > 0") for s in _REDUCIBLE),
     Transition("open", "invoice.credit_note_issued", "open", "amount due stays > 0"),
     Transition("open", "invoice.payment_applied", "partially_paid", "amount due stays > 0"),
@@ -197,8 +197,6 @@ def _next(inv: InvoiceAggregate, e: InvoiceEvent) -> tuple[InvoiceAggregate, int
             changes["due_date"] = e.due_date
         receivable = inv.amount_due_minor
     elif kind == "invoice.voided":
-        if inv.paid_minor:
-            return f"invoice.voided with {inv.paid_minor} paid"
         changes.update(state="void", amount_due_minor=0)
         receivable = -inv.amount_due_minor if inv.state != "draft" else 0
     elif kind == "invoice.written_off":
