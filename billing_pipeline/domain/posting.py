@@ -45,7 +45,7 @@ import polars as pl
 from billing_pipeline.domain import accounts as acc
 from billing_pipeline.domain.money import INT64_MAX, MoneyError, active_currencies, exponent
 
-RULES_VERSION = "posting-rules/2026.1"
+RULES_VERSION = "posting-rules/2026.2"
 
 Condition = Literal["always", "present", "absent", "positive", "negative"]
 
@@ -73,11 +73,13 @@ RULES: tuple[PostingRule, ...] = (
     R("invoice.voided", 1, D, acc.REVENUE, "amount_minor"),
     R("invoice.voided", 2, C, acc.RECEIVABLES, "amount_minor"),
     R("invoice.credit_note_issued", 1, D, acc.REVENUE, "amount_minor"),
-    R("invoice.credit_note_issued", 2, C, acc.RECEIVABLES, "amount_minor"),
+    R("invoice.credit_note_issued", 2, C, acc.RECEIVABLES, "applied_minor"),
+    R("invoice.credit_note_issued", 3, C, acc.CUSTOMER_CREDIT, "overpaid_minor"),
     R("invoice.written_off", 1, D, acc.BAD_DEBT, "amount_minor"),
     R("invoice.written_off", 2, C, acc.RECEIVABLES, "amount_minor"),
     R("payment.captured", 1, D, CLEARING, "amount_minor"),
-    R("payment.captured", 2, C, acc.RECEIVABLES, "amount_minor", "present", "invoice_id"),
+    R("payment.captured", 2, C, acc.RECEIVABLES, "applied_minor", "present", "invoice_id"),
+    R("payment.captured", 3, C, acc.CUSTOMER_CREDIT, "overpaid_minor", "present", "invoice_id"),
     R("payment.captured", 2, C, acc.REVENUE, "amount_minor", "absent", "invoice_id"),
     R("payment.refunded", 1, D, acc.REFUNDS, "amount_minor"),
     R("payment.refunded", 2, C, CLEARING, "amount_minor"),
@@ -102,6 +104,13 @@ RULES: tuple[PostingRule, ...] = (
     R("bank.unexplained_debit", 2, C, BANK, "amount_minor"),
     R("bank.fee", 1, D, acc.BANK_FEES, "amount_minor"),
     R("bank.fee", 2, C, BANK, "amount_minor"),
+    # Every bank line first lands in suspense (bank.unexplained_*); reconciliation then moves
+    # what it explains out of suspense, so suspense always holds exactly the unexplained lines.
+    R("recon.payout_matched", 1, D, acc.SUSPENSE, "amount_minor"),
+    R("recon.payout_matched", 2, C, acc.CASH_IN_TRANSIT, "amount_minor"),
+    R("recon.cash_applied", 1, D, acc.SUSPENSE, "amount_minor"),
+    R("recon.cash_applied", 2, C, acc.RECEIVABLES, "applied_minor"),
+    R("recon.cash_applied", 3, C, acc.CUSTOMER_CREDIT, "overpaid_minor"),
     R("recon.write_off", 1, D, WRITE_OFF_LOSS, "amount_minor", "positive", "amount_minor"),
     R("recon.write_off", 1, D, WRITE_OFF_GAIN, "amount_minor", "negative", "amount_minor"),
     R("recon.write_off", 2, C, "{holding_account}", "amount_minor"),
@@ -116,6 +125,8 @@ NON_POSTING_FACT_TYPES = frozenset(
         "payment.failed",
         "payment.voided",
         "payment.dispute_lost",
+        "payment.settled",
+        "payment.reconciled",
     }
 )
 # Template parameters filled with one segment each, vs. with a whole account path.

@@ -41,12 +41,26 @@ def amt(n):
 DESIGN_TABLE = [
     ("invoice.sent", amt(1000), [(REC, 1000, 0), (REV, 0, 1000)]),
     ("invoice.voided", amt(1000), [(REV, 1000, 0), (REC, 0, 1000)]),
-    ("invoice.credit_note_issued", amt(250), [(REV, 250, 0), (REC, 0, 250)]),
+    (
+        "invoice.credit_note_issued",
+        {**amt(250), "applied_minor": 250, "overpaid_minor": 0},
+        [(REV, 250, 0), (REC, 0, 250)],
+    ),
+    (
+        "invoice.credit_note_issued",
+        {**amt(250), "applied_minor": 100, "overpaid_minor": 150},
+        [(REV, 250, 0), (REC, 0, 100), ("liabilities:customer_credit", 0, 150)],
+    ),
     ("invoice.written_off", amt(700), [("expenses:bad_debt", 700, 0), (REC, 0, 700)]),
     (
         "payment.captured",
-        {**amt(1000), "invoice_id": "in_1"},
+        {**amt(1000), "invoice_id": "in_1", "applied_minor": 1000, "overpaid_minor": 0},
         [(CLEARING, 1000, 0), (REC, 0, 1000)],
+    ),
+    (
+        "payment.captured",
+        {**amt(1000), "invoice_id": "in_1", "applied_minor": 600, "overpaid_minor": 400},
+        [(CLEARING, 1000, 0), (REC, 0, 600), ("liabilities:customer_credit", 0, 400)],
     ),
     ("payment.captured", {**amt(1000), "invoice_id": None}, [(CLEARING, 1000, 0), (REV, 0, 1000)]),
     ("payment.refunded", amt(300), [("income:refunds", 300, 0), (CLEARING, 0, 300)]),
@@ -63,7 +77,20 @@ DESIGN_TABLE = [
     ("bank.unexplained_credit", amt(42), [(BANK, 42, 0), ("assets:suspense", 0, 42)]),
     ("bank.unexplained_debit", amt(42), [("assets:suspense", 42, 0), (BANK, 0, 42)]),
     ("bank.fee", amt(15), [("expenses:bank_fees", 15, 0), (BANK, 0, 15)]),
+    ("recon.payout_matched", amt(9000), [("assets:suspense", 9000, 0), (TRANSIT, 0, 9000)]),
+    (
+        "recon.cash_applied",
+        {**amt(1200), "applied_minor": 1000, "overpaid_minor": 200},
+        [("assets:suspense", 1200, 0), (REC, 0, 1000), ("liabilities:customer_credit", 0, 200)],
+    ),
 ]
+# Facts whose amount_minor is split into applied_minor + overpaid_minor.
+SPLIT_FACTS = {
+    "bank.invoice_payment",
+    "recon.cash_applied",
+    "invoice.credit_note_issued",
+    "payment.captured",
+}
 
 
 @pytest.mark.parametrize(("fact_type", "fields", "expected"), DESIGN_TABLE)
@@ -180,7 +207,7 @@ def facts(draw, fact_id="f"):
     applied, overpaid = draw(AMOUNT), draw(st.integers(0, 10**6))
     fields = {
         "currency": draw(CURRENCY),
-        "amount_minor": applied + overpaid if fact_type == "bank.invoice_payment" else draw(AMOUNT),
+        "amount_minor": applied + overpaid if fact_type in SPLIT_FACTS else draw(AMOUNT),
         "fee_minor": draw(AMOUNT),
         "applied_minor": applied,
         "overpaid_minor": overpaid,
