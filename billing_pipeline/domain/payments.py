@@ -63,16 +63,8 @@ EVENT_TYPES = (
 )
 
 
-class _Event(Protocol):
-    event_id: str
-    occurred_at: datetime
-
-
-E = TypeVar("E", bound=_Event)
-
-
 class Transition(NamedTuple):
-    from_state: str | None  # None: the payment does not exist yet
+    from_state: str | None  # None: the payment (or invoice) does not exist yet
     event_type: str
     to_state: str
     condition: str  # when an event has several targets, which one applies
@@ -299,6 +291,14 @@ def apply(payment: PaymentAggregate | None, event: PaymentEvent) -> Applied | Re
     return Applied(outcome, from_state)
 
 
+class _Event(Protocol):
+    event_id: str
+    occurred_at: datetime
+
+
+E = TypeVar("E", bound=_Event)
+
+
 def _unusable(event: Any) -> str | None:
     """Why an event cannot even be ordered (so it never reaches `apply`)."""
     if not isinstance(event.event_id, str) or not event.event_id:
@@ -375,7 +375,9 @@ def fold_many(
     """Fold many payments from rows sorted by payment_id (then time), one result per payment.
 
     Streams: only one payment's events are held at a time, so a caller can feed a DuckDB
-    cursor in chunks (`ORDER BY payment_id, occurred_at, event_id`). Rows without a
+    cursor in chunks, e.g. `chain.from_iterable(iter(lambda: cur.fetchmany(50_000), []))`
+    over `SELECT <EVENT_COLUMNS> ... ORDER BY payment_id, occurred_at, event_id` (DuckDB's
+    default byte-order sort of VARCHAR agrees with Python's str order). Rows without a
     payment_id (wherever they come) yield a result of their own with the rejection. A
     payment_id that comes back after a larger one means the input was not sorted: ValueError,
     because its events would otherwise be folded as two payments.
