@@ -35,7 +35,7 @@ BALANCE_TAGS = {
     "64": "closing_available",
     "65": "forward_available",
 }
-_SWIFT_LINE_WIDTH = 65  # a narrative line this long was wrapped, not ended
+_SWIFT_LINE_WIDTH = 65  # a :86: content line (tag not counted) this long was wrapped
 # mt-940 logs every pattern miss at ERROR before raising; this layer retries and turns a final
 # miss into a Rejected record with the reason, so the log lines are only noise.
 logging.getLogger("mt940.tags").setLevel(logging.CRITICAL)
@@ -244,12 +244,11 @@ def _reference(value: str | None) -> str | None:
 def _narrative(tag: _Tag) -> str | None:
     """The :86: lines as one text: wrapped lines (full 65-char width) are glued back."""
     text = ""
-    for index, line in enumerate(tag.lines):
-        width = len(line) + (len(":86:") if index == 0 else 0)
+    for line in tag.lines:
         stripped = line.strip()
         if stripped:
             text += stripped
-            text += "" if width == _SWIFT_LINE_WIDTH else " "
+            text += "" if len(line) == _SWIFT_LINE_WIDTH else " "
         elif text and not text.endswith(" "):
             text += " "
     return " ".join(text.split()) or None
