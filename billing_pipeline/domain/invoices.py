@@ -133,6 +133,16 @@ class InvoiceApplied:
     receivable_delta_minor: int
     customer_credit_delta_minor: int
 
+    @property
+    def applied_minor(self) -> int:
+        """What the event took off the receivable (posting's `applied_minor`)."""
+        return max(0, -self.receivable_delta_minor)
+
+    @property
+    def overpaid_minor(self) -> int:
+        """What the event added to customer credit (posting's `overpaid_minor`)."""
+        return self.customer_credit_delta_minor
+
 
 @dataclass(frozen=True, slots=True)
 class InvoiceRejected:

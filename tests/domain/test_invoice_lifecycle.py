@@ -198,6 +198,7 @@ def test_credit_note_beyond_the_amount_due_becomes_customer_credit():
     # 3000 of the credit note clears the receivable, 2000 is owed to the customer.
     assert amounts(result.invoice) == (3_000, 7_000, 0, 0, 2_000)
     assert (result.receivable_delta_minor, result.customer_credit_delta_minor) == (-3_000, 2_000)
+    assert (result.applied_minor, result.overpaid_minor) == (3_000, 2_000)
 
 
 def test_overpayment_goes_to_customer_credit_and_the_receivable_never_goes_negative():
