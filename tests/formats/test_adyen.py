@@ -39,13 +39,17 @@ def test_documentation_example_lines_settled_and_chargeback():
         "4.88",
     )
     assert (settled["processor_ref"], settled["merchant_ref"], settled["line_ref"]) == (
-        "1813702551707653", "3vpzf7", "1713702551795048"
-    )  # fmt: skip
+        "1813702551707653",
+        "3vpzf7",
+        "1713702551795048",
+    )
     assert settled["occurred_at"] == datetime(2013, 6, 3, 10, 26, 49, tzinfo=UTC)  # CET = +01:00
     # Chargeback: gross debit 349.99, net debit 357.49 including commission 7.5
     assert (chargeback["gross_amount"], chargeback["fee_amount"], chargeback["net_amount"]) == (
-        "-349.99", "7.5", "-357.49"
-    )  # fmt: skip
+        "-349.99",
+        "7.5",
+        "-357.49",
+    )
     assert (chargeback["original_currency"], chargeback["original_amount"]) == ("EUR", "-349.99")
 
 
@@ -63,18 +67,42 @@ BASE = {"Company Account": "Co", "Merchant Account": "ShopEU", "Batch Number": "
 
 def test_current_layout_fx_settlement_fee_line_and_merchant_payout():
     content = current_report(
-        {**BASE, "Psp Reference": "8815", "Merchant Reference": "pay_1", "Type": "Settled",
-         "Creation Date": "2024-07-01 09:00:00", "TimeZone": "PDT", "Modification Reference": "8815",
-         "Gross Currency": "INR", "Gross Credit (GC)": "10.00", "Exchange Rate": "0.011",
-         "Net Currency": "USD", "Net Debit (NC)": "0.03", "Interchange (NC)": "0.10",
-         "Payment Fees (NC)": "0.03", "Gross Fees (NC)": "0.13"},
-        {**BASE, "Type": "Fee", "Creation Date": "2024-07-02 00:00:00", "TimeZone": "BST",
-         "Modification Reference": "Transaction Fees July 2024", "Net Currency": "USD",
-         "Net Debit (NC)": "1.50"},
-        {**BASE, "Type": "MerchantPayout", "Creation Date": "2024-07-02 01:00:00", "TimeZone": "UTC",
-         "Modification Reference": "TX4711XT batch 42, ShopEU", "Net Currency": "USD",
-         "Net Debit (NC)": "98.47"},
-    )  # fmt: skip
+        {
+            **BASE,
+            "Psp Reference": "8815",
+            "Merchant Reference": "pay_1",
+            "Type": "Settled",
+            "Creation Date": "2024-07-01 09:00:00",
+            "TimeZone": "PDT",
+            "Modification Reference": "8815",
+            "Gross Currency": "INR",
+            "Gross Credit (GC)": "10.00",
+            "Exchange Rate": "0.011",
+            "Net Currency": "USD",
+            "Net Debit (NC)": "0.03",
+            "Interchange (NC)": "0.10",
+            "Payment Fees (NC)": "0.03",
+            "Gross Fees (NC)": "0.13",
+        },
+        {
+            **BASE,
+            "Type": "Fee",
+            "Creation Date": "2024-07-02 00:00:00",
+            "TimeZone": "BST",
+            "Modification Reference": "Transaction Fees July 2024",
+            "Net Currency": "USD",
+            "Net Debit (NC)": "1.50",
+        },
+        {
+            **BASE,
+            "Type": "MerchantPayout",
+            "Creation Date": "2024-07-02 01:00:00",
+            "TimeZone": "UTC",
+            "Modification Reference": "TX4711XT batch 42, ShopEU",
+            "Net Currency": "USD",
+            "Net Debit (NC)": "98.47",
+        },
+    )
     result = adyen.parse(content, "settlement_detail_report_batch_42.csv")
     settled, fee = result.frames["settlement_lines"].to_dicts()
     # net debit 0.03 although the gross was a credit: fees exceed the converted amount
@@ -84,27 +112,54 @@ def test_current_layout_fx_settlement_fee_line_and_merchant_payout():
         "0.10",
     )
     assert (settled["original_currency"], settled["original_amount"], settled["exchange_rate"]) == (
-        "INR", "10.00", "0.011"
-    )  # fmt: skip
+        "INR",
+        "10.00",
+        "0.011",
+    )
     assert settled["occurred_at"] == datetime(2024, 7, 1, 16, tzinfo=UTC)  # PDT = -07:00
     assert settled["payout_ref"] == "ShopEU:42"
     assert (fee["line_type"], fee["net_amount"], fee["processor_ref"]) == ("fee", "-1.50", None)
     assert fee["line_ref"] == "ShopEU:42:Fee:3"
     [payout] = result.frames["payouts"].to_dicts()
     assert (payout["payout_ref"], payout["amount"], payout["bank_reference"]) == (
-        "ShopEU:42", "98.47", "TX4711XT batch 42, ShopEU"
-    )  # fmt: skip
+        "ShopEU:42",
+        "98.47",
+        "TX4711XT batch 42, ShopEU",
+    )
 
 
 def test_unknown_timezone_or_missing_net_rejects_the_row_only():
     content = current_report(
-        {**BASE, "Psp Reference": "1", "Type": "Settled", "Creation Date": "2024-07-01 09:00:00",
-         "TimeZone": "XYZT", "Modification Reference": "1", "Net Currency": "EUR", "Net Credit (NC)": "1"},
-        {**BASE, "Psp Reference": "2", "Type": "Refunded", "Creation Date": "2024-07-01 09:00:00",
-         "TimeZone": "CEST", "Modification Reference": "2", "Net Currency": "EUR"},
-        {**BASE, "Psp Reference": "3", "Type": "DepositCorrection", "Creation Date": "2024-07-01 09:00:00",
-         "TimeZone": "CEST", "Modification Reference": "3", "Net Currency": "EUR", "Net Credit (NC)": "5"},
-    )  # fmt: skip
+        {
+            **BASE,
+            "Psp Reference": "1",
+            "Type": "Settled",
+            "Creation Date": "2024-07-01 09:00:00",
+            "TimeZone": "XYZT",
+            "Modification Reference": "1",
+            "Net Currency": "EUR",
+            "Net Credit (NC)": "1",
+        },
+        {
+            **BASE,
+            "Psp Reference": "2",
+            "Type": "Refunded",
+            "Creation Date": "2024-07-01 09:00:00",
+            "TimeZone": "CEST",
+            "Modification Reference": "2",
+            "Net Currency": "EUR",
+        },
+        {
+            **BASE,
+            "Psp Reference": "3",
+            "Type": "DepositCorrection",
+            "Creation Date": "2024-07-01 09:00:00",
+            "TimeZone": "CEST",
+            "Modification Reference": "3",
+            "Net Currency": "EUR",
+            "Net Credit (NC)": "5",
+        },
+    )
     result = adyen.parse(content, "x.csv")
     assert [(r.line_no, r.reason) for r in result.rejected] == [
         (2, "unknown TimeZone 'XYZT': cannot place Creation Date in UTC"),
