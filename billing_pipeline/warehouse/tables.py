@@ -113,3 +113,8 @@ def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
             body = ",\n    ".join(f"{c} {t}" for c, t in columns.items())
             table = staged_table(source, frame)
             conn.execute(f"create table if not exists raw.{table} (\n    {body}\n)")
+
+
+def query_frame(conn: duckdb.DuckDBPyConnection, sql: str, params=None) -> pl.DataFrame:
+    """A query's result as a polars frame (DuckDB 2.0 connections have no `.pl()`)."""
+    return conn.sql(sql, params=params).pl()

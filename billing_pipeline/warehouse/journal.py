@@ -1,0 +1,248 @@
+"""From the event store to a balanced journal: facts, posting rules, functional amounts.
+
+The journal is a projection: rebuilt from `store.events` (and the lifecycle folds over it) on
+every run, in a fixed order, so the same store always gives the same journal, byte for byte.
+Every fact the folds accepted becomes one entry through the posting rules (`domain.posting`);
+every line gets its functional-currency amount at the rate of its effective date
+(`domain.fx`), with a rounding line where per-line rounding leaves a residue.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import polars as pl
+
+from billing_pipeline.domain import accounts
+from billing_pipeline.domain.fx import RateBook, RateError, RateQuote
+from billing_pipeline.domain.posting import post_frame
+from billing_pipeline.domain.rounding import RoundingRule, convert_minor
+from billing_pipeline.warehouse.lifecycles import Folded
+from billing_pipeline.warehouse.tables import query_frame
+
+# Bank transaction codes that mean "the bank charged us" (BAI2 fee codes, SWIFT :61: type
+# codes, ISO 20022 sub-family CHRG): such debits are bank fees, not unexplained money.
+BANK_FEE_CODES = ("CHG", "NCHG", "FCHG", "NCOM", "FCOM", "698", "699", "CHRG")
+
+_FACT_SQL = f"""
+with events as (select * from store.events)
+select idempotency_key as event_id, event_type as fact_type, business_date as effective_date,
+       payload->>'currency' as currency,
+       try_cast(payload->>'amount_minor' as bigint) as amount_minor,
+       null::bigint as fee_minor,
+       payload->>'invoice_id' as invoice_id,
+       payload->>'processor' as processor,
+       null as bank_account, null as holding_account, '' as suffix
+from events
+where event_type in ('payment.captured', 'payment.refunded', 'payment.dispute_opened',
+                     'payment.dispute_won', 'invoice.sent', 'invoice.voided',
+                     'invoice.written_off', 'invoice.credit_note_issued')
+union all
+select idempotency_key, 'settlement.fee', business_date, payload->>'currency', null,
+       case when payload->>'line_type' = 'fee'
+            then -try_cast(payload->>'net_minor' as bigint)
+            else try_cast(payload->>'fee_minor' as bigint) end,
+       null, payload->>'processor', null, null, '#fee'
+from events
+where event_type like 'settlement.%' and event_type != 'settlement.adjustment'
+union all
+select idempotency_key, 'settlement.adjustment', business_date, payload->>'currency',
+       try_cast(payload->>'net_minor' as bigint), null, null, payload->>'processor',
+       null, null, ''
+from events where event_type = 'settlement.adjustment'
+union all
+select idempotency_key, 'payout.sent', business_date, payload->>'currency',
+       try_cast(payload->>'amount_minor' as bigint), null, null, payload->>'processor',
+       null, null, ''
+from events where event_type = 'payout.sent'
+union all
+select idempotency_key,
+       case when event_type = 'bank.credit' then 'bank.unexplained_credit'
+            when upper(coalesce(payload->>'tx_code', '')) in {BANK_FEE_CODES}
+              or upper(coalesce(payload->>'tx_code', '')) like '%/CHRG%' then 'bank.fee'
+            else 'bank.unexplained_debit' end,
+       business_date, payload->>'currency',
+       abs(try_cast(payload->>'amount_minor' as bigint)), null, null, null,
+       payload->>'account_id', null, ''
+from events where event_type in ('bank.credit', 'bank.debit')
+union all
+select idempotency_key, event_type, business_date, payload->>'currency',
+       try_cast(payload->>'amount_minor' as bigint), null, null, payload->>'processor',
+       payload->>'account_id', payload->>'holding_account', ''
+from events
+where event_type in ('recon.payout_matched', 'recon.cash_applied', 'recon.write_off')
+"""
+
+_SOURCES = """
+select e.idempotency_key as event_id, e.partition_date, e.source_line,
+       coalesce(r.path, e.file_id) as source_file
+from store.events e
+left join (select file_id, min(path) as path from ingest.file_registry
+           where status = 'landed' group by file_id) r using (file_id)
+"""
+
+
+def build_facts(conn: duckdb.DuckDBPyConnection, folded: Folded) -> pl.DataFrame:
+    """One row per fact to post: accepted lifecycle events and every other source fact."""
+    facts = query_frame(conn, _FACT_SQL)
+    recon_amounts = query_frame(
+        conn,
+        "select idempotency_key as event_id, "
+        "try_cast(payload->>'applied_minor' as bigint) as recon_applied, "
+        "try_cast(payload->>'overpaid_minor' as bigint) as recon_overpaid "
+        "from store.events where event_type = 'recon.cash_applied'",
+    )
+    effects = pl.DataFrame(
+        [(k, -r, c) for k, (r, c) in folded.invoice_effects.items()],
+        schema={"event_id": pl.Utf8, "receivable_down": pl.Int64, "credit_up": pl.Int64},
+        orient="row",
+    )
+    accepted = pl.Series(sorted(folded.accepted_payment_events), dtype=pl.Utf8)
+    invoice_accepted = pl.Series(sorted(folded.invoice_effects), dtype=pl.Utf8)
+    facts = facts.join(effects, on="event_id", how="left").join(
+        recon_amounts, on="event_id", how="left"
+    )
+    is_payment = pl.col("fact_type").str.starts_with("payment.")
+    is_invoice = pl.col("fact_type").str.starts_with("invoice.")
+    facts = facts.filter(
+        (~is_payment | pl.col("event_id").is_in(accepted))
+        & (~is_invoice | pl.col("event_id").is_in(invoice_accepted))
+    )
+    # What an invoice event did to the receivable is what it posts (a void of a draft: 0).
+    receivable_down = pl.col("receivable_down").fill_null(0)
+    amount = (
+        pl.when(pl.col("fact_type") == "invoice.sent")
+        .then(-pl.col("receivable_down"))
+        .when(pl.col("fact_type").is_in(["invoice.voided", "invoice.written_off"]))
+        .then(pl.col("receivable_down"))
+        .otherwise(pl.col("amount_minor"))
+    )
+    applied = (
+        pl.when(pl.col("fact_type") == "recon.cash_applied")
+        .then(pl.col("recon_applied"))
+        .when(pl.col("fact_type").is_in(["payment.captured", "invoice.credit_note_issued"]))
+        .then(receivable_down)
+    )
+    overpaid = (
+        pl.when(pl.col("fact_type") == "recon.cash_applied")
+        .then(pl.col("recon_overpaid").fill_null(0))
+        .when(pl.col("fact_type").is_in(["payment.captured", "invoice.credit_note_issued"]))
+        .then(pl.col("amount_minor") - receivable_down)
+    )
+    return facts.with_columns(
+        fact_id=pl.col("event_id") + pl.col("suffix"),
+        amount_minor=amount,
+        applied_minor=applied,
+        overpaid_minor=overpaid,
+    ).drop("receivable_down", "credit_up", "recon_applied", "recon_overpaid", "suffix")
+
+
+def post_and_convert(
+    conn: duckdb.DuckDBPyConnection,
+    facts: pl.DataFrame,
+    book: RateBook,
+    functional: str,
+    rule: RoundingRule,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(journal lines with functional amounts and lineage, problems per event)."""
+    lines, problems = post_frame(facts)
+    meta = facts.select("fact_id", "event_id", "effective_date")
+    lines = lines.join(meta, on="fact_id", how="left")
+    quotes, rate_problems = _quotes(lines, book, functional)
+    held_back = rate_problems.select("fact_id").unique()
+    lines = lines.join(held_back, on="fact_id", how="anti")
+    lines = _functional_amounts(lines, quotes, functional, rule)
+    lines = _with_rounding_lines(lines, functional)
+    sources = query_frame(conn, _SOURCES)
+    lines = lines.join(sources, on="event_id", how="left").sort(
+        "effective_date", "fact_id", "line_no"
+    )
+    problems = pl.concat(
+        [
+            problems.join(meta, on="fact_id", how="left").select("event_id", "reason"),
+            rate_problems.select("event_id", "reason"),
+        ]
+    )
+    return lines, problems.join(sources, on="event_id", how="left")
+
+
+def _quotes(lines: pl.DataFrame, book: RateBook, functional: str):
+    pairs = lines.select("effective_date", "currency").unique().sort("effective_date", "currency")
+    quotes: dict[tuple[date, str], RateQuote] = {}
+    missing: dict[tuple[date, str], str] = {}
+    for on, currency in pairs.iter_rows():
+        try:
+            quotes[(on, currency)] = book.rate(on, currency, functional)
+        except RateError as error:
+            missing[(on, currency)] = str(error)
+    rate_problems = (
+        lines.filter(
+            pl.struct("effective_date", "currency").map_elements(
+                lambda s: (s["effective_date"], s["currency"]) in missing, return_dtype=pl.Boolean
+            )
+        )
+        .with_columns(
+            reason=pl.struct("effective_date", "currency").map_elements(
+                lambda s: f"no functional amount: {missing[(s['effective_date'], s['currency'])]}",
+                return_dtype=pl.Utf8,
+            )
+        )
+        .select("fact_id", "event_id", "reason")
+        .unique(subset="fact_id", keep="first", maintain_order=True)
+        if missing
+        else pl.DataFrame(schema={"fact_id": pl.Utf8, "event_id": pl.Utf8, "reason": pl.Utf8})
+    )
+    return quotes, rate_problems
+
+
+def _functional_amounts(lines, quotes, functional: str, rule: RoundingRule) -> pl.DataFrame:
+    rows = lines.select("effective_date", "currency", "debit_minor", "credit_minor").rows()
+    f_debit, f_credit, rate, rate_date, rate_source = [], [], [], [], []
+    for on, currency, debit, credit in rows:
+        quote = quotes[(on, currency)]
+        f_debit.append(convert_minor(debit, currency, functional, quote.rate, rule))
+        f_credit.append(convert_minor(credit, currency, functional, quote.rate, rule))
+        rate.append(str(quote.rate))
+        rate_date.append(quote.rate_date)
+        rate_source.append(quote.source)
+    return lines.with_columns(
+        pl.Series("functional_debit_minor", f_debit, dtype=pl.Int64),
+        pl.Series("functional_credit_minor", f_credit, dtype=pl.Int64),
+        pl.Series("rate", rate, dtype=pl.Utf8),
+        pl.Series("rate_date", rate_date, dtype=pl.Date),
+        pl.Series("rate_source", rate_source, dtype=pl.Utf8),
+        functional_currency=pl.lit(functional),
+    )
+
+
+def _with_rounding_lines(lines: pl.DataFrame, functional: str) -> pl.DataFrame:
+    """Per-line rounding can leave an entry off balance in the functional currency: book the
+    residue to expenses:rounding (zero in the transaction currency) so it balances."""
+    residues = (
+        lines.group_by("fact_id", "fact_type", "event_id", "effective_date", "rules_version")
+        .agg(
+            residue=(pl.col("functional_debit_minor") - pl.col("functional_credit_minor")).sum(),
+            line_no=pl.col("line_no").max() + 1,
+        )
+        .filter(pl.col("residue") != 0)
+    )
+    rounding = residues.select(
+        "fact_id",
+        "fact_type",
+        "line_no",
+        account=pl.lit(accounts.ROUNDING),
+        currency=pl.lit(functional),
+        debit_minor=pl.lit(0, dtype=pl.Int64),
+        credit_minor=pl.lit(0, dtype=pl.Int64),
+        rules_version="rules_version",
+        event_id="event_id",
+        effective_date="effective_date",
+        functional_debit_minor=pl.when(pl.col("residue") < 0).then(-pl.col("residue")).otherwise(0),
+        functional_credit_minor=pl.when(pl.col("residue") > 0).then(pl.col("residue")).otherwise(0),
+        rate=pl.lit("1"),
+        rate_date="effective_date",
+        rate_source=pl.lit("identity"),
+        functional_currency=pl.lit(functional),
+    )
+    return pl.concat([lines, rounding.select(lines.columns)], how="vertical_relaxed")

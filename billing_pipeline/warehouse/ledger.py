@@ -1,0 +1,152 @@
+"""Rebuild the ledger projection from the event store, in one transaction.
+
+Writes `ledger_store.*`: payment and invoice states and histories, and the journal. Events
+the lifecycles refuse and facts that cannot be posted or converted are quarantined (stage
+`ledger`) with the event's file and line; they never move a state or a balance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import duckdb
+import polars as pl
+
+from billing_pipeline.domain.fx import RateBook, RateError, parse_override
+from billing_pipeline.domain.rounding import RoundingRule
+from billing_pipeline.warehouse.event_store import ensure_store
+from billing_pipeline.warehouse.journal import build_facts, post_and_convert
+from billing_pipeline.warehouse.lifecycles import fold_all
+
+LEDGER_REASON_PREFIXES = ("lifecycle:", "posting:")
+
+
+@dataclass(frozen=True)
+class LedgerReport:
+    entries: int
+    lines: int
+    payments: int
+    invoices: int
+    rejected_events: int
+    unposted_facts: int
+
+
+def rate_book(conn: duckdb.DuckDBPyConnection) -> tuple[RateBook, list[str]]:
+    """ECB rates shipped with the package plus every rates file landed so far.
+
+    When two files disagree on a date and pair, the later delivery wins (and is reported):
+    a rates file is how treasury corrects a rate.
+    """
+    rows = conn.execute(
+        "select rate_date, base_currency, quote_currency, rate, source_line from raw.rates "
+        "qualify row_number() over (partition by rate_date, base_currency, quote_currency "
+        "order by partition_date desc, file_id, source_line) = 1 "
+        "order by rate_date, base_currency, quote_currency"
+    ).fetchall()
+    overrides, notes = [], []
+    for rate_date, base, quote, rate, line in rows:
+        try:
+            overrides.append(parse_override(rate_date, base, quote, rate, line))
+        except (RateError, ValueError) as error:
+            notes.append(f"rates line {line}: {error}")
+    return RateBook.from_ecb(overrides), notes
+
+
+def rebuild_ledger(
+    conn: duckdb.DuckDBPyConnection,
+    functional: str,
+    rule: RoundingRule,
+    run_id: str,
+    now: datetime,
+) -> LedgerReport:
+    ensure_store(conn)
+    folded = fold_all(conn)
+    book, _ = rate_book(conn)
+    facts = build_facts(conn, folded)
+    lines, problems = post_and_convert(conn, facts, book, functional, rule)
+    rejections = pl.DataFrame(
+        [(r.event_id, f"lifecycle: {r.aggregate}: {r.reason}") for r in folded.rejections],
+        schema={"event_id": pl.Utf8, "reason": pl.Utf8},
+        orient="row",
+    )
+    posting_problems = problems.select("event_id", reason=pl.lit("posting: ") + pl.col("reason"))
+    quarantine = pl.concat([rejections, posting_problems])
+    conn.execute("begin transaction")
+    try:
+        _write(conn, folded, lines, quarantine, run_id, now)
+        conn.execute("commit")
+    except BaseException:
+        conn.execute("rollback")
+        raise
+    return LedgerReport(
+        entries=lines["fact_id"].n_unique() if lines.height else 0,
+        lines=lines.height,
+        payments=len(folded.payment_states),
+        invoices=len(folded.invoice_states),
+        rejected_events=rejections.height,
+        unposted_facts=posting_problems.height,
+    )
+
+
+def _frame(rows: list, columns: list[str]) -> pl.DataFrame:
+    if not rows:
+        return pl.DataFrame(schema=dict.fromkeys(columns, pl.Utf8))
+    return pl.DataFrame(
+        [tuple(getattr(r, c) for c in columns) for r in rows],
+        schema=columns,
+        orient="row",
+        infer_schema_length=None,
+    )
+
+
+def _replace(conn, table: str, frame: pl.DataFrame) -> None:
+    conn.register("ledger_frame", frame.to_arrow())
+    try:
+        conn.execute(f"create or replace table {table} as select * from ledger_frame")
+    finally:
+        conn.unregister("ledger_frame")
+
+
+def _write(conn, folded, lines: pl.DataFrame, quarantine: pl.DataFrame, run_id, now) -> None:
+    conn.execute("create schema if not exists ledger_store")
+    payment_columns = [
+        "payment_id", "state", "state_since", "currency", "amount_authorized_minor",
+        "amount_captured_minor", "amount_refunded_minor", "amount_disputed_minor",
+        "state_before_dispute", "processor", "processor_ref", "invoice_id", "customer_id",
+    ]  # fmt: skip
+    invoice_columns = [
+        "invoice_id", "customer_id", "currency", "amount_minor", "credited_minor", "paid_minor",
+        "written_off_minor", "amount_due_minor", "customer_credit_minor", "state", "due_date",
+        "sent_at", "state_since",
+    ]  # fmt: skip
+    payment_history = ["payment_id", "from_state", "to_state", "event_id", "occurred_at"]
+    invoice_history = ["invoice_id", "from_state", "to_state", "event_id", "occurred_at"]
+    _replace(conn, "ledger_store.payment_states", _frame(folded.payment_states, payment_columns))
+    _replace(conn, "ledger_store.invoice_states", _frame(folded.invoice_states, invoice_columns))
+    _replace(conn, "ledger_store.payment_history", _frame(folded.payment_history, payment_history))
+    _replace(conn, "ledger_store.invoice_history", _frame(folded.invoice_history, invoice_history))
+    _replace(conn, "ledger_store.journal_lines", lines)
+    # The ledger's quarantine rows are a projection too: replace them whole.
+    conn.execute(
+        "delete from ingest.quarantine where stage = 'ledger' "
+        "and (reason like 'lifecycle:%' or reason like 'posting:%')"
+    )
+    conn.register("ledger_quarantine", quarantine.to_arrow())
+    try:
+        conn.execute(
+            """
+            insert into ingest.quarantine
+            select e.file_id, e.source, e.partition_date,
+                   coalesce(r.path, e.file_id), e.source_line, 'ledger', q.reason, e.payload,
+                   $now, $run
+            from ledger_quarantine q
+            join store.events e on e.idempotency_key = q.event_id
+            left join (select file_id, min(path) as path from ingest.file_registry
+                       where status = 'landed' group by file_id) r on r.file_id = e.file_id
+            order by e.seq, q.reason
+            """,
+            {"now": now, "run": run_id},
+        )
+    finally:
+        conn.unregister("ledger_quarantine")

@@ -1,0 +1,162 @@
+"""Fold the event store's payment and invoice events through the domain state machines.
+
+The folds are the domain's (`domain.payments`, `domain.invoices`); this module only feeds
+them from DuckDB in a deterministic order and collects what they say: each aggregate's
+state, its history, the events the tables refused (for quarantine), and for every accepted
+invoice event the receivable and customer-credit amounts that posting needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import duckdb
+
+from billing_pipeline.domain import invoices, payments
+
+_PAYMENT_EVENTS = """
+select idempotency_key as event_id, event_type as type, occurred_at,
+       payload->>'payment_id' as payment_id,
+       try_cast(payload->>'amount_minor' as bigint) as amount_minor,
+       payload->>'currency' as currency,
+       payload->>'processor' as processor,
+       payload->>'processor_ref' as processor_ref,
+       payload->>'invoice_id' as invoice_id,
+       payload->>'customer_id' as customer_id
+from store.events
+where event_type like 'payment.%'
+order by payment_id nulls first, occurred_at, event_id
+"""
+
+_INVOICE_EVENTS = """
+select idempotency_key as event_id, event_type as type, occurred_at,
+       payload->>'invoice_id' as invoice_id,
+       payload->>'customer_id' as customer_id,
+       try_cast(payload->>'amount_minor' as bigint) as amount_minor,
+       payload->>'currency' as currency,
+       try_cast(payload->>'due_date' as date) as due_date,
+       null as source, null as source_ref
+from store.events
+where event_type like 'invoice.%'
+union all
+-- Bank credits that reconciliation applied to an invoice.
+select idempotency_key, 'invoice.payment_applied', occurred_at,
+       payload->>'invoice_id', null,
+       try_cast(payload->>'applied_minor' as bigint)
+           + coalesce(try_cast(payload->>'overpaid_minor' as bigint), 0),
+       payload->>'currency', null, 'bank_credit', payload->>'bank_line_key'
+from store.events
+where event_type = 'recon.cash_applied'
+"""
+
+
+@dataclass
+class Rejection:
+    event_id: str | None
+    aggregate: str
+    reason: str
+
+
+@dataclass
+class Folded:
+    payment_states: list[payments.PaymentAggregate] = field(default_factory=list)
+    payment_history: list[payments.HistoryRow] = field(default_factory=list)
+    invoice_states: list[invoices.InvoiceAggregate] = field(default_factory=list)
+    invoice_history: list[invoices.InvoiceHistoryRow] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+    # event_id -> (receivable delta, customer credit delta) of every accepted invoice event,
+    # card-payment applications keyed by the capture's event id.
+    invoice_effects: dict[str, tuple[int, int]] = field(default_factory=dict)
+    accepted_payment_events: set[str] = field(default_factory=set)
+
+
+def fold_all(conn: duckdb.DuckDBPyConnection) -> Folded:
+    folded = Folded()
+    card_applications: list[invoices.InvoiceEvent] = []
+    captures: dict[str, tuple[int, object]] = {}  # capture event_id -> (amount, occurred_at)
+    cursor = conn.execute(_PAYMENT_EVENTS)
+    columns = [d[0] for d in cursor.description]
+
+    def rows():
+        while batch := cursor.fetchmany(50_000):
+            for values in batch:
+                row = dict(zip(columns, values, strict=True))
+                if row["type"] == "payment.captured":
+                    captures[row["event_id"]] = (row["amount_minor"], row["occurred_at"])
+                yield row
+
+    for result in payments.fold_many(rows()):
+        if result.payment is not None:
+            folded.payment_states.append(result.payment)
+        folded.payment_history.extend(result.history)
+        folded.rejections.extend(
+            Rejection(r.event_id, f"payment {r.payment_id}", r.reason) for r in result.rejections
+        )
+        folded.accepted_payment_events.update(row.event_id for row in result.history)
+        card_applications.extend(_card_applications(result, captures))
+    _fold_invoices(conn, card_applications, folded)
+    return folded
+
+
+def _card_applications(
+    result: payments.FoldResult, captures: dict[str, tuple[int, object]]
+) -> list[invoices.InvoiceEvent]:
+    """Each accepted capture of a payment that names an invoice pays that invoice."""
+    payment = result.payment
+    if payment is None or not payment.invoice_id:
+        return []
+    return [
+        invoices.InvoiceEvent(
+            event_id=row.event_id,
+            type="invoice.payment_applied",
+            occurred_at=row.occurred_at,
+            invoice_id=payment.invoice_id,
+            customer_id=payment.customer_id,
+            amount_minor=captures[row.event_id][0],
+            currency=payment.currency,
+            source="card_payment",
+            source_ref=payment.payment_id,
+        )
+        for row in result.history
+        if row.event_id in captures
+    ]
+
+
+def _fold_invoices(conn, card_applications, folded: Folded) -> None:
+    cursor = conn.execute(_INVOICE_EVENTS)
+    columns = [d[0] for d in cursor.description]
+    by_invoice: dict[str | None, list[invoices.InvoiceEvent]] = {}
+    for row in cursor.fetchall():
+        event = invoices.InvoiceEvent.from_row(dict(zip(columns, row, strict=True)))
+        by_invoice.setdefault(event.invoice_id, []).append(event)
+    for event in card_applications:
+        by_invoice.setdefault(event.invoice_id, []).append(event)
+    for invoice_id in sorted(by_invoice, key=lambda i: (i is None, i or "")):
+        _fold_invoice(by_invoice[invoice_id], folded)
+
+
+def _fold_invoice(events: list[invoices.InvoiceEvent], folded: Folded) -> None:
+    ordered, refused = payments.sequence_events(events)
+    for event, reason in refused:
+        folded.rejections.append(Rejection(event.event_id, f"invoice {event.invoice_id}", reason))
+    invoice: invoices.InvoiceAggregate | None = None
+    for event in ordered:
+        result = invoices.apply_invoice_event(invoice, event)
+        if isinstance(result, invoices.InvoiceRejected):
+            folded.rejections.append(
+                Rejection(event.event_id, f"invoice {event.invoice_id}", result.reason)
+            )
+            continue
+        invoice = result.invoice
+        folded.invoice_history.append(
+            invoices.InvoiceHistoryRow(
+                invoice.invoice_id, result.from_state, invoice.state, event.event_id,
+                event.occurred_at,
+            )
+        )  # fmt: skip
+        folded.invoice_effects[event.event_id] = (
+            result.receivable_delta_minor,
+            result.customer_credit_delta_minor,
+        )
+    if invoice is not None:
+        folded.invoice_states.append(invoice)
