@@ -1,8 +1,8 @@
 """Identifiers that look random but are unique by construction and reproducible from the seed.
 
-Each id family numbers its members 0, 1, 2... and scrambles the number with a bijection of
-a fixed-size space (multiply by an odd/coprime constant, add a seeded offset): no two members
-can collide, no set of used ids has to be kept, and the same seed gives the same ids.
+Each id family numbers its members 0, 1, 2... and scrambles the number with a seeded
+bijection of a power-of-two space that fits the id's width: no two members can collide, no
+set of used ids has to be kept, and the same seed gives the same ids.
 """
 
 from __future__ import annotations
@@ -10,17 +10,26 @@ from __future__ import annotations
 import hashlib
 
 _ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-_HEX_SPACE = 16**24
-_ALNUM_SPACE = 62**24
-# Multipliers coprime with their space (odd for powers of two, coprime with 2, 3, 5 and 31).
-_HEX_MULT = 0x9E3779B97F4A7C15F39CC061
-_ALNUM_MULT = 0x9E3779B97F4A7C15F39CC0605CEDC835
-_DIGITS_MULT = 7_919_000_000_003
+_M1 = 0x9E3779B97F4A7C15F39CC0605CEDC835  # odd: multiplication is a bijection mod 2**bits
+_M2 = 0xD6E8FEB86659FD93C2B2AE3D27D4EB4F
+# Bits of each style's space: 24 hex digits; 2**142 < 62**24; 2**52 < 9e15 (16 digits).
+_BITS = {"hex": 96, "alnum": 142, "digits16": 52}
 
 
-def _seeded_offset(seed: int, family: str, space: int) -> int:
-    digest = hashlib.blake2b(f"{seed}:{family}".encode(), digest_size=20).digest()
-    return int.from_bytes(digest, "big") % space
+def _seeded_offset(seed: int, family: str, bits: int) -> int:
+    digest = hashlib.blake2b(f"{seed}:{family}".encode(), digest_size=24).digest()
+    return int.from_bytes(digest, "big") % (1 << bits)
+
+
+def _scramble(n: int, bits: int, offset: int) -> int:
+    """A bijection of [0, 2**bits): add, multiply by odd, xor-shift (each step invertible)."""
+    mask = (1 << bits) - 1
+    x = (n + offset) & mask
+    x = (x * _M1) & mask
+    x ^= x >> (bits // 2)
+    x = (x * _M2) & mask
+    x ^= x >> (bits // 3)
+    return x
 
 
 def _base62(number: int, width: int) -> str:
@@ -34,30 +43,25 @@ def _base62(number: int, width: int) -> str:
 class IdFamily:
     """One kind of id: `next()` gives prefix + 24 hex / 24 alphanumerics / 16 digits."""
 
-    __slots__ = ("_count", "_offset", "_render", "prefix")
+    __slots__ = ("_bits", "_count", "_offset", "_style", "prefix")
 
-    def __init__(self, seed: int, prefix: str, style: str) -> None:
-        self.prefix = prefix
-        self._count = 0
-        if style == "hex":
-            offset = _seeded_offset(seed, prefix, _HEX_SPACE)
-            self._render = lambda n: f"{(n * _HEX_MULT + offset) % _HEX_SPACE:024x}"
-        elif style == "alnum":
-            offset = _seeded_offset(seed, prefix, _ALNUM_SPACE)
-            self._render = lambda n: _base62((n * _ALNUM_MULT + offset) % _ALNUM_SPACE, 24)
-        elif style == "digits16":
-            # 16 digits without a leading zero: a bijection of [0, 9e15) shifted by 1e15.
-            space = 9 * 10**15
-            offset = _seeded_offset(seed, prefix, space)
-            self._render = lambda n: str((n * _DIGITS_MULT + offset) % space + 10**15)
-        else:
+    def __init__(self, seed: int, prefix: str, style: str, family: str | None = None) -> None:
+        if style not in _BITS:
             raise ValueError(f"unknown id style {style!r}")
-        self._offset = offset
+        self.prefix = prefix
+        self._style = style
+        self._bits = _BITS[style]
+        self._offset = _seeded_offset(seed, family or prefix, self._bits)
+        self._count = 0
 
     def next(self) -> str:
-        n = self._count
+        x = _scramble(self._count, self._bits, self._offset)
         self._count += 1
-        return self.prefix + self._render(n)
+        if self._style == "hex":
+            return f"{self.prefix}{x:024x}"
+        if self._style == "alnum":
+            return self.prefix + _base62(x, 24)
+        return f"{self.prefix}{x + 10**15}"
 
 
 class Ids:
@@ -74,10 +78,10 @@ class Ids:
         self.stripe_dispute = IdFamily(seed, "dp_", "alnum")
         self.stripe_payout = IdFamily(seed, "po_", "alnum")
         self.stripe_fee = IdFamily(seed, "fee_", "alnum")
-        self.stripe_trace = IdFamily(seed + 2, "", "digits16")
-        self.adyen_psp = IdFamily(seed, "", "digits16")
-        self.adyen_modification = IdFamily(seed + 1, "", "digits16")
-        self.adyen_payout = IdFamily(seed + 3, "", "digits16")
+        self.stripe_trace = IdFamily(seed, "", "digits16", "stripe_trace")
+        self.adyen_psp = IdFamily(seed, "", "digits16", "adyen_psp")
+        self.adyen_modification = IdFamily(seed, "", "digits16", "adyen_modification")
+        self.adyen_payout = IdFamily(seed, "", "digits16", "adyen_payout")
         self.invoice_number = 0
         self.bank_entry = 0
 

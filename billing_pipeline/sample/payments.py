@@ -102,6 +102,9 @@ def emit_card_payment(world: World, p: CardPayment) -> tuple[str, int | None]:
         spool_event(world, first_at, first_kind, texts[pick], "duplicate", "duplicate_event",
                     event_id, f"same event_id and payload as the {first_kind} logged on {first_day}",
                     tail_day=copy_day)
+    pick = (pick + 1) % len(lifecycle)  # a different event than the duplicate's
+    first_at, first_kind, first_amount = lifecycle[pick]
+    first_day = utc_date(first_at)
     if plan.hit("conflicting_event", first_day <= end):
         copy_day = min(first_day + timedelta(days=plan.randint(0, 2)), end)
         event_id = texts[pick][13:41]

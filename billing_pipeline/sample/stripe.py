@@ -67,9 +67,10 @@ def _malformed(world: World, f: Fact, day_text: str, payout_id: str) -> tuple[st
 
 def _orphan(world: World, currency: str, day: date) -> Fact:
     created = day_start(day) - 86_400 + world.rng.randrange(86_400)
-    return make_fact(world, "stripe", "charge", "", world.ids.stripe_charge.next(), "",
-                     created, currency, world.rng.randrange(1000, 50_000), "", "",
-                     "orphan_settlement_line", "charge unknown to the billing event log")
+    charge = world.ids.stripe_charge.next()
+    return make_fact(world, "stripe", "charge", "", charge, "", created, currency,
+                     world.rng.randrange(1000, 50_000), charge, "", "orphan_settlement_line",
+                     "charge unknown to the billing event log")
 
 
 def _radar_fee(world: World, currency: str, day: date, screened: int) -> Fact:

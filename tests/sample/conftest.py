@@ -1,0 +1,57 @@
+"""Worlds generated once per test session: a small one, and the documented default."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from billing_pipeline.sample import DEFAULT_WORLD, WorldSummary, generate_world
+
+
+@dataclass(frozen=True)
+class Generated:
+    inbox: Path
+    truth: Path
+    summary: WorldSummary
+
+    def table(self, name: str) -> list[dict[str, str]]:
+        with (self.truth / f"{name}.csv").open(encoding="utf-8", newline="") as f:
+            return list(csv.DictReader(f))
+
+    def control(self) -> dict:
+        return json.loads((self.truth / "control_totals.json").read_text(encoding="utf-8"))
+
+    def files(self, source: str, pattern: str = "*") -> list[Path]:
+        return sorted((self.inbox / source).glob(f"*/{pattern}"))
+
+    def malformed_lines(self) -> set[tuple[str, int]]:
+        return {(a["file"], int(a["line"])) for a in self.table("anomalies")
+                if a["kind"] == "malformed_row"}
+
+
+SMALL = {"start": date(2026, 10, 6), "end": date(2026, 10, 8), "payments_per_day": 50, "seed": 11}
+
+
+@pytest.fixture(scope="session")
+def small_world(tmp_path_factory) -> Generated:
+    root = tmp_path_factory.mktemp("small")
+    summary = generate_world(root / "inbox", root / "truth", **SMALL)
+    return Generated(root / "inbox", root / "truth", summary)
+
+
+@pytest.fixture(scope="session")
+def default_world(tmp_path_factory) -> Generated:
+    root = tmp_path_factory.mktemp("default")
+    d = DEFAULT_WORLD
+    summary = generate_world(root / "inbox", None, d.start, d.end, d.payments_per_day, d.seed)
+    return Generated(root / "inbox", root / "truth", summary)
+
+
+@pytest.fixture(params=["small_world", "default_world"])
+def world(request) -> Generated:
+    return request.getfixturevalue(request.param)
