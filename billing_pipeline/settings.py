@@ -49,3 +49,8 @@ def export_for_subprocesses() -> None:
     """Pin the resolved paths in the environment so dbt subprocesses see the same files."""
     os.environ["BILLING_INBOX"] = str(inbox_dir())
     os.environ["BILLING_WAREHOUSE"] = str(warehouse_dir())
+
+
+def rounding_rule() -> str:
+    """The one named rounding rule for conversions (half_even unless configured)."""
+    return os.environ.get("BILLING_ROUNDING", "half_even")

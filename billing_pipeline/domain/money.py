@@ -55,9 +55,7 @@ def to_minor(amount_text: str, currency: str) -> int:
         raise MoneyError(f"not a decimal amount: {amount_text!r}")
     fraction = (match.group(2) or "").rstrip("0")
     if len(fraction) > exp:
-        raise MoneyError(
-            f"{amount_text!r} has {len(fraction)} decimals; {currency} allows {exp}"
-        )
+        raise MoneyError(f"{amount_text!r} has {len(fraction)} decimals; {currency} allows {exp}")
     minor = int(Decimal(amount_text.strip()).scaleb(exp))
     if abs(minor) > INT64_MAX:
         raise MoneyError(f"{amount_text!r} {currency} exceeds 64-bit minor units")
@@ -131,7 +129,11 @@ def minor_units_expr(amount_col: str, currency_col: str) -> tuple[pl.Expr, pl.Ex
             )
         )
         .when(too_big)
-        .then(pl.format("'{}' {} exceeds 64-bit minor units", pl.col(amount_col), pl.col(currency_col)))
+        .then(
+            pl.format(
+                "'{}' {} exceeds 64-bit minor units", pl.col(amount_col), pl.col(currency_col)
+            )
+        )
         .otherwise(pl.lit(None, dtype=pl.Utf8))
     )
     minor = pl.when(reason.is_null()).then(value).otherwise(pl.lit(None, dtype=pl.Int64))

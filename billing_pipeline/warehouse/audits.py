@@ -48,3 +48,66 @@ def nothing_lost_violations(
         {"path": p, "rows_read": r, "rows_in_staging": s, "rows_in_quarantine": q}
         for p, r, s, q in rows
     ]
+
+
+def unbalanced_entries(conn: duckdb.DuckDBPyConnection, limit: int = 20) -> list[dict]:
+    """Entries whose debits and credits differ in a transaction currency or in the functional
+    currency, or that have fewer than two lines."""
+    rows = conn.execute(
+        """
+        with per_currency as (
+            select fact_id, currency, sum(debit_minor) - sum(credit_minor) as imbalance
+            from ledger_store.journal_lines group by all
+        ),
+        per_entry as (
+            select fact_id, count(*) as lines,
+                   sum(functional_debit_minor) - sum(functional_credit_minor) as functional
+            from ledger_store.journal_lines group by all
+        )
+        select fact_id, coalesce(max(abs(imbalance)), 0), any_value(functional),
+               any_value(lines)
+        from per_entry left join per_currency using (fact_id)
+        group by fact_id
+        having max(abs(imbalance)) != 0 or any_value(functional) != 0 or any_value(lines) < 2
+        order by fact_id limit ?
+        """,
+        [limit],
+    ).fetchall()
+    return [
+        {
+            "entry_id": f,
+            "max_currency_imbalance": int(i),
+            "functional_imbalance": int(fi),
+            "lines": n,
+        }
+        for f, i, fi, n in rows
+    ]
+
+
+def orphan_lines(conn: duckdb.DuckDBPyConnection, limit: int = 20) -> list[dict]:
+    """Journal lines that do not trace to an event of the store."""
+    rows = conn.execute(
+        "select fact_id, line_no from ledger_store.journal_lines j "
+        "anti join store.events e on e.idempotency_key = j.event_id "
+        "order by fact_id, line_no limit ?",
+        [limit],
+    ).fetchall()
+    return [{"entry_id": f, "line_no": n} for f, n in rows]
+
+
+def trial_balance_offsets(conn: duckdb.DuckDBPyConnection) -> list[dict]:
+    """Currencies whose whole ledger does not net to zero (transaction and functional)."""
+    rows = conn.execute(
+        "select currency, sum(debit_minor) - sum(credit_minor), "
+        "sum(functional_debit_minor) - sum(functional_credit_minor) "
+        "from ledger_store.journal_lines group by currency "
+        "having sum(debit_minor) != sum(credit_minor) order by currency"
+    ).fetchall()
+    total = conn.execute(
+        "select coalesce(sum(functional_debit_minor) - sum(functional_credit_minor), 0) "
+        "from ledger_store.journal_lines"
+    ).fetchone()
+    offsets = [{"currency": c, "offset": int(o), "functional_offset": int(f)} for c, o, f in rows]
+    if total and total[0] != 0:
+        offsets.append({"currency": "functional", "offset": int(total[0])})
+    return offsets

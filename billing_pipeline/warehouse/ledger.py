@@ -150,3 +150,15 @@ def _write(conn, folded, lines: pl.DataFrame, quarantine: pl.DataFrame, run_id, 
         )
     finally:
         conn.unregister("ledger_quarantine")
+
+
+def journal_rebuilds_identically(
+    conn: duckdb.DuckDBPyConnection, functional: str, rule: RoundingRule
+) -> bool:
+    """Rebuild the journal from the store in memory and compare it with the stored one."""
+    folded = fold_all(conn)
+    book, _ = rate_book(conn)
+    rebuilt, _ = post_and_convert(conn, build_facts(conn, folded), book, functional, rule)
+    stored = conn.sql("select * from ledger_store.journal_lines").pl()
+    order = ["fact_id", "line_no"]
+    return stored.sort(order).equals(rebuilt.select(stored.columns).sort(order))
