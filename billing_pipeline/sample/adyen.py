@@ -31,8 +31,12 @@ HEADER = (
     "Clearing Network,Merchant Order Reference,Dispute Reference,ARN,Settlement Flow,"
     "Authorisation Code,Gross Fees (NC)"
 ).split(",")
-TYPES = {"charge": "Settled", "refund": "Refunded", "dispute": "Chargeback",
-         "dispute_reversal": "ChargebackReversed"}
+TYPES = {
+    "charge": "Settled",
+    "refund": "Refunded",
+    "dispute": "Chargeback",
+    "dispute_reversal": "ChargebackReversed",
+}
 COUNTRY = {"USD": "US", "EUR": "DE", "GBP": "GB", "JPY": "JP", "KWD": "KW"}
 # Disjoint batch-number ranges per merchant account keep file names unique within a day.
 FIRST_BATCH = {"EUR": 1001, "GBP": 4001, "USD": 7001}
@@ -60,10 +64,26 @@ def _row(world: World, account: str, batch: int, f: Fact, day: date) -> list[str
     net_debit, net_credit = _split(f.net, f.currency)
     row = [""] * len(HEADER)
     row[0:23] = [
-        ADYEN_COMPANY, account, f.processor_ref, f.payment_id, card[0], local, zone,
-        TYPES[f.line_type], f.line_ref, f.charge_currency, gross_debit, gross_credit, f.rate,
-        f.currency, net_debit, net_credit, *(_fee_text(x, f.currency) for x in f.fees),
-        card[1], "", str(batch),
+        ADYEN_COMPANY,
+        account,
+        f.processor_ref,
+        f.payment_id,
+        card[0],
+        local,
+        zone,
+        TYPES[f.line_type],
+        f.line_ref,
+        f.charge_currency,
+        gross_debit,
+        gross_credit,
+        f.rate,
+        f.currency,
+        net_debit,
+        net_credit,
+        *(_fee_text(x, f.currency) for x in f.fees),
+        card[1],
+        "",
+        str(batch),
     ]
     row[30], row[31] = booking, booking_zone
     row[41] = COUNTRY[f.charge_currency]
@@ -74,13 +94,37 @@ def _row(world: World, account: str, batch: int, f: Fact, day: date) -> list[str
     return row
 
 
-def _batch_row(account: str, batch: int, kind: str, reference: str, amount: int,
-               currency: str, instant: int) -> list[str]:
+def _batch_row(
+    account: str, batch: int, kind: str, reference: str, amount: int, currency: str, instant: int
+) -> list[str]:
     local, zone = central_european(instant)
     net_debit, net_credit = _split(amount, currency)
     row = [""] * len(HEADER)
-    row[0:23] = [ADYEN_COMPANY, account, "", "", "", local, zone, kind, reference, "", "", "",
-                 "", currency, net_debit, net_credit, "", "", "", "", "", "", str(batch)]
+    row[0:23] = [
+        ADYEN_COMPANY,
+        account,
+        "",
+        "",
+        "",
+        local,
+        zone,
+        kind,
+        reference,
+        "",
+        "",
+        "",
+        "",
+        currency,
+        net_debit,
+        net_credit,
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        str(batch),
+    ]
     row[30], row[31] = local, zone
     return row
 
@@ -123,10 +167,21 @@ def _write_batch(world: World, day: date, channel: str, currency: str) -> None:
             facts = [Fact.from_line(record)]
             if plan.hit("orphan_settlement_line"):
                 created = day_start(day) - 86_400 + world.rng.randrange(86_400)
-                facts.append(make_fact(
-                    world, "adyen", "charge", "", world.ids.adyen_psp.next(), "", created,
-                    currency, world.rng.randrange(1000, 50_000), anomaly="orphan_settlement_line",
-                    detail="Psp Reference unknown to the billing event log"))
+                facts.append(
+                    make_fact(
+                        world,
+                        "adyen",
+                        "charge",
+                        "",
+                        world.ids.adyen_psp.next(),
+                        "",
+                        created,
+                        currency,
+                        world.rng.randrange(1000, 50_000),
+                        anomaly="orphan_settlement_line",
+                        detail="Psp Reference unknown to the billing event log",
+                    )
+                )
             for f in facts:
                 row = _row(world, account, batch, f, day)
                 if plan.hit("malformed_row", force_key="malformed_row:csv"):
@@ -137,7 +192,9 @@ def _write_batch(world: World, day: date, channel: str, currency: str) -> None:
                         out.write(text)
                         line += 1
                         malformed += 1
-                        truth.anomaly("malformed_row", text.split(",")[8], rel, line, f"{variant}: {detail}")
+                        truth.anomaly(
+                            "malformed_row", text.split(",")[8], rel, line, f"{variant}: {detail}"
+                        )
                 out.write(minimal_row(row))
                 line += 1
                 valid += 1
@@ -147,13 +204,38 @@ def _write_batch(world: World, day: date, channel: str, currency: str) -> None:
                 if f.anomaly:
                     truth.anomaly(f.anomaly, f.line_ref, rel, line, f.detail)
                 if f.payment_id:
-                    truth.row("leg1_ledger_processor", f.payment_id, "adyen", f.processor_ref,
-                              f.line_ref, f.line_type, f.charge_minor, f.charge_currency,
-                              f.gross, f.fee, f.net, currency, payout_ref, rel, line)
+                    truth.row(
+                        "leg1_ledger_processor",
+                        f.payment_id,
+                        "adyen",
+                        f.processor_ref,
+                        f.line_ref,
+                        f.line_type,
+                        f.charge_minor,
+                        f.charge_currency,
+                        f.gross,
+                        f.fee,
+                        f.net,
+                        currency,
+                        payout_ref,
+                        rel,
+                        line,
+                    )
         fee = 2 * max(1, lines)
         month = f"{day:%B %Y}"
-        out.write(minimal_row(_batch_row(account, batch, "Fee", f"Transaction Fees {month}",
-                                         -fee, currency, day_start(day) + 4 * 3600)))
+        out.write(
+            minimal_row(
+                _batch_row(
+                    account,
+                    batch,
+                    "Fee",
+                    f"Transaction Fees {month}",
+                    -fee,
+                    currency,
+                    day_start(day) + 4 * 3600,
+                )
+            )
+        )
         line += 1
         valid += 1
         total -= fee
@@ -162,8 +244,19 @@ def _write_batch(world: World, day: date, channel: str, currency: str) -> None:
         if total:
             tx = world.ids.adyen_payout.next()[:10]
             reference = f"TX{tx}XT batch {batch}, {account}"
-            out.write(minimal_row(_batch_row(account, batch, "MerchantPayout", reference, -total,
-                                             currency, day_start(day) + 5 * 3600)))
+            out.write(
+                minimal_row(
+                    _batch_row(
+                        account,
+                        batch,
+                        "MerchantPayout",
+                        reference,
+                        -total,
+                        currency,
+                        day_start(day) + 5 * 3600,
+                    )
+                )
+            )
             line += 1
             valid += 1
             payout_line = line
@@ -171,9 +264,22 @@ def _write_batch(world: World, day: date, channel: str, currency: str) -> None:
             out.write(text)
             line += 1
             malformed += 1
-            truth.anomaly("malformed_row", "", rel, line, f"{variant}: {detail} (last line of the file)")
+            truth.anomaly(
+                "malformed_row", "", rel, line, f"{variant}: {detail} (last line of the file)"
+            )
     truth.row("files", rel, "adyen", valid + malformed, valid, malformed, "")
     world.files_written.append(rel)
     if total:
-        send_payout(world, "adyen", payout_ref, currency, total, day, reference, rel, payout_line,
-                    lines + 1, arrival_day(world, day))
+        send_payout(
+            world,
+            "adyen",
+            payout_ref,
+            currency,
+            total,
+            day,
+            reference,
+            rel,
+            payout_line,
+            lines + 1,
+            arrival_day(world, day),
+        )

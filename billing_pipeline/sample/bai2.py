@@ -14,8 +14,15 @@ from typing import TextIO
 
 from billing_pipeline.sample.statement import Entry, Statement
 
-_TYPES = {"payout": "165", "invoice_payment": "195", "interest": "354", "rent": "495",
-          "salaries": "469", "supplier": "495", "bank_fee": "698"}
+_TYPES = {
+    "payout": "165",
+    "invoice_payment": "195",
+    "interest": "354",
+    "rent": "495",
+    "salaries": "469",
+    "supplier": "495",
+    "bank_fee": "698",
+}
 RECEIVER = "BILLINGCO"
 
 

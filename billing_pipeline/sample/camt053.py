@@ -12,9 +12,12 @@ from billing_pipeline.sample.statement import Entry, Statement
 
 NAMESPACE = "urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"
 _CODES = {  # kind -> (domain, family, sub-family)
-    "payout": ("PMNT", "RCDT", "ESCT"), "invoice_payment": ("PMNT", "RCDT", "ESCT"),
-    "rent": ("PMNT", "ICDT", "ESCT"), "salaries": ("PMNT", "ICDT", "SALA"),
-    "supplier": ("PMNT", "ICDT", "ESCT"), "bank_fee": ("ACMT", "MDOP", "CHRG"),
+    "payout": ("PMNT", "RCDT", "ESCT"),
+    "invoice_payment": ("PMNT", "RCDT", "ESCT"),
+    "rent": ("PMNT", "ICDT", "ESCT"),
+    "salaries": ("PMNT", "ICDT", "SALA"),
+    "supplier": ("PMNT", "ICDT", "ESCT"),
+    "bank_fee": ("ACMT", "MDOP", "CHRG"),
     "interest": ("ACMT", "MDOP", "INTR"),
 }
 

@@ -36,7 +36,9 @@ class BankAccount:
 
 # One account per settlement currency; every payout and bank transfer lands in its currency's.
 BANK_ACCOUNTS = (
-    BankAccount("DE89370400440532013000", "EUR", "camt053", "Commerzbank AG", "COBADEFFXXX", 25_000_00),
+    BankAccount(
+        "DE89370400440532013000", "EUR", "camt053", "Commerzbank AG", "COBADEFFXXX", 25_000_00
+    ),
     BankAccount("GB29NWBK60161331926819", "GBP", "mt940", "NatWest", "NWBKGB2L", 18_000_00),
     BankAccount("4021987765", "USD", "bai2", "First Example Bank", "121000248", 40_000_00),
 )
@@ -64,7 +66,10 @@ class AnomalyRates:
 
     @classmethod
     def none(cls) -> AnomalyRates:
-        return cls(**{f.name: 0.0 for f in fields(cls) if f.name != "force_each_kind"}, force_each_kind=False)
+        return cls(
+            **{f.name: 0.0 for f in fields(cls) if f.name != "force_each_kind"},
+            force_each_kind=False,
+        )
 
     def kinds(self) -> tuple[str, ...]:
         return tuple(f.name for f in fields(self) if f.name != "force_each_kind")
@@ -81,4 +86,6 @@ class WorldSpec:
     seed: int
 
 
-DEFAULT_WORLD = WorldSpec(start=date(2026, 10, 5), end=date(2026, 10, 9), payments_per_day=400, seed=7)
+DEFAULT_WORLD = WorldSpec(
+    start=date(2026, 10, 5), end=date(2026, 10, 9), payments_per_day=400, seed=7
+)

@@ -13,10 +13,38 @@ from billing_pipeline.sample.ids import Ids
 from billing_pipeline.sample.spool import Spool
 from billing_pipeline.sample.truth import Truth
 
-_FIRST = ("Acme", "Globex", "Initech", "Umbrella", "Stark", "Wayne", "Hooli", "Vandelay",
-          "Soylent", "Tyrell", "Cyberdyne", "Wonka", "Gringotts", "Oceanic", "Nakatomi", "Aperture")
-_SECOND = ("Trading", "Holdings", "Labs", "Retail", "Logistics", "Foods", "Media", "Systems",
-           "Partners", "Studio", "Works", "Supplies")
+_FIRST = (
+    "Acme",
+    "Globex",
+    "Initech",
+    "Umbrella",
+    "Stark",
+    "Wayne",
+    "Hooli",
+    "Vandelay",
+    "Soylent",
+    "Tyrell",
+    "Cyberdyne",
+    "Wonka",
+    "Gringotts",
+    "Oceanic",
+    "Nakatomi",
+    "Aperture",
+)
+_SECOND = (
+    "Trading",
+    "Holdings",
+    "Labs",
+    "Retail",
+    "Logistics",
+    "Foods",
+    "Media",
+    "Systems",
+    "Partners",
+    "Studio",
+    "Works",
+    "Supplies",
+)
 _LEGAL = ("Ltd", "GmbH", "Inc", "BV", "SA", "KK", "WLL", "LLC")
 
 

@@ -19,8 +19,17 @@ SORT_CHUNK = 100_000
 
 
 def payment_event(
-    event_id: str, kind: str, instant: int, offset: int, payment_id: str, customer: str,
-    invoice_id: str | None, amount: int, currency: str, processor: str, processor_ref: str,
+    event_id: str,
+    kind: str,
+    instant: int,
+    offset: int,
+    payment_id: str,
+    customer: str,
+    invoice_id: str | None,
+    amount: int,
+    currency: str,
+    processor: str,
+    processor_ref: str,
 ) -> str:
     invoice = "null" if invoice_id is None else f'"{invoice_id}"'
     return (
@@ -32,8 +41,16 @@ def payment_event(
 
 
 def invoice_event(
-    event_id: str, kind: str, instant: int, offset: int, invoice_id: str, number: str,
-    customer: str, amount: int, currency: str, due_date: date,
+    event_id: str,
+    kind: str,
+    instant: int,
+    offset: int,
+    invoice_id: str,
+    number: str,
+    customer: str,
+    amount: int,
+    currency: str,
+    due_date: date,
 ) -> str:
     return (
         f'{{"event_id":"{event_id}","type":"{kind}","occurred_at":"{rfc3339(instant, offset)}",'
@@ -43,8 +60,15 @@ def invoice_event(
 
 
 def spool_event(
-    world: World, instant: int, kind: str, text: str, line_class: str = "ok",
-    anomaly: str = "", reference: str = "", detail: str = "", tail_day: date | None = None,
+    world: World,
+    instant: int,
+    kind: str,
+    text: str,
+    line_class: str = "ok",
+    anomaly: str = "",
+    reference: str = "",
+    detail: str = "",
+    tail_day: date | None = None,
 ) -> bool:
     record = f"{instant}\t{line_class}\t{kind}\t{anomaly}\t{reference}\t{detail}\t{text}"
     if tail_day is not None:
@@ -89,7 +113,9 @@ def write_events_day(world: World, day: date) -> None:
                         truth.event_counts[kind] += 1
                 if anomaly:
                     truth.anomaly(anomaly, reference, rel, line_no, detail)
-    world.truth.row("files", rel, "events", counts["data"], counts["valid"], counts["malformed"], "")
+    world.truth.row(
+        "files", rel, "events", counts["data"], counts["valid"], counts["malformed"], ""
+    )
     world.files_written.append(rel)
 
 
@@ -104,6 +130,8 @@ def malformed_event(variant: str, event_id: str, instant: int, base: dict) -> tu
         return json.dumps(record), "currency ZZZ is not ISO 4217"
     if variant == "too_many_decimals":
         amount = record["amount_minor"]
-        text = json.dumps(record).replace(f'"amount_minor": {amount}', f'"amount_minor": {amount}.5')
+        text = json.dumps(record).replace(
+            f'"amount_minor": {amount}', f'"amount_minor": {amount}.5'
+        )
         return text, "amount_minor has decimals"
     return json.dumps(record)[:-25], "truncated JSON object"

@@ -38,7 +38,9 @@ def ecb_fixings() -> tuple[tuple[date, dict[str, Decimal]], ...]:
     for record in csv.DictReader(io.StringIO(text)):
         values = {c: (record.get(c) or "").strip() for c in ECB_CURRENCIES}
         if all(v and v != "N/A" for v in values.values()):
-            rows.append((date.fromisoformat(record["Date"]), {c: Decimal(v) for c, v in values.items()}))
+            rows.append(
+                (date.fromisoformat(record["Date"]), {c: Decimal(v) for c, v in values.items()})
+            )
     rows.sort(key=lambda r: r[0])
     return tuple(rows)
 

@@ -22,9 +22,18 @@ from billing_pipeline.sample.events import invoice_event, spool_event
 from billing_pipeline.sample.payments import CardPayment, emit_card_payment
 
 OUTCOMES = (
-    ("card_full", 24), ("bank_full", 22), ("bank_partial", 6), ("bank_installments", 7),
-    ("bank_late", 6), ("bank_combined", 5), ("bank_overpaid", 2), ("unpaid", 8),
-    ("written_off", 4), ("voided", 5), ("credited", 8), ("draft", 3),
+    ("card_full", 24),
+    ("bank_full", 22),
+    ("bank_partial", 6),
+    ("bank_installments", 7),
+    ("bank_late", 6),
+    ("bank_combined", 5),
+    ("bank_overpaid", 2),
+    ("unpaid", 8),
+    ("written_off", 4),
+    ("voided", 5),
+    ("credited", 8),
+    ("draft", 3),
 )
 TERMS_DAYS = (0, 3, 7, 14, 30)
 
@@ -55,8 +64,12 @@ def _remittance(rng: random.Random, numbers: list[str], exact: bool) -> tuple[st
             return " ".join(numbers), "combined_spaces"
         return "Invoices " + "/".join(numbers), "combined_slash"
     digits = numbers[0].removeprefix("INV-")
-    forms = [("INV-{d}", "canonical"), ("inv {d}", "lower_space"),
-             ("Invoice: INV{d}", "labelled_no_dash"), ("Payment for INV-{d} thank you", "sentence")]
+    forms = [
+        ("INV-{d}", "canonical"),
+        ("inv {d}", "lower_space"),
+        ("Invoice: INV{d}", "labelled_no_dash"),
+        ("Payment for INV-{d} thank you", "sentence"),
+    ]
     if exact:
         forms.append(("SEPA CREDIT TRANSFER", "none"))
     template, form = forms[rng.randrange(len(forms))]
@@ -74,8 +87,15 @@ class InvoiceSimulator:
         rng, factor = self.rng, MINOR_PER_US_CENT[currency]
         cents = min(5_000_000, max(500, rng.lognormvariate(math.log(40_000), 0.8)))
         ids = self.world.ids
-        return Invoice(ids.invoice.next(), ids.next_invoice_number(), customer, currency,
-                       max(1, round(cents * factor)), created, outcome)
+        return Invoice(
+            ids.invoice.next(),
+            ids.next_invoice_number(),
+            customer,
+            currency,
+            max(1, round(cents * factor)),
+            created,
+            outcome,
+        )
 
     def run(self, count: int) -> None:
         rng = self.rng
@@ -159,18 +179,28 @@ class InvoiceSimulator:
     def _card(self, inv: Invoice, at: int, amount: int) -> None:
         rng, world = self.rng, self.world
         processor = "stripe" if rng.random() < 0.6 else "adyen"
-        common = dict(customer=inv.customer, invoice_id=inv.invoice_id, invoice_number=inv.number,
-                      currency=inv.currency, amount=amount, processor=processor,
-                      offset=rng.randrange(8), settle_lag=rng.randint(1, 2))
+        common = dict(
+            customer=inv.customer,
+            invoice_id=inv.invoice_id,
+            invoice_number=inv.number,
+            currency=inv.currency,
+            amount=amount,
+            processor=processor,
+            offset=rng.randrange(8),
+            settle_lag=rng.randint(1, 2),
+        )
         if rng.random() < 0.1:  # a declined first attempt, paid an hour later
             emit_card_payment(world, CardPayment(created=at, outcome="failed", **common))
             at += 3600
         _, captured = emit_card_payment(
-            world, CardPayment(created=at, outcome="captured", capture_amount=amount, **common))
+            world, CardPayment(created=at, outcome="captured", capture_amount=amount, **common)
+        )
         if captured is not None and captured < self.end_instant:
             inv.paid_card += amount
 
-    def _transfer(self, group: list[Invoice], at: int, applied: list[int], unapplied: int = 0) -> None:
+    def _transfer(
+        self, group: list[Invoice], at: int, applied: list[int], unapplied: int = 0
+    ) -> None:
         world, rng = self.world, self.rng
         booked = on_or_after_business_day(utc_date(at))
         if booked > world.end:
@@ -180,11 +210,19 @@ class InvoiceSimulator:
         basis = "combined" if len(group) > 1 else "amount" if form == "none" else "reference"
         account = BANK_BY_CURRENCY[group[0].currency]
         entry = {
-            "kind": "invoice_payment", "amount": sum(applied) + unapplied,
-            "e2e": "NOTPROVIDED" if rng.random() < 0.3 else f"E2E{group[0].number[4:]}{rng.randrange(10**6):06d}",
-            "counterparty": customer_name(group[0].customer), "text": text,
-            "allocations": [[g.invoice_id, g.number, a] for g, a in zip(group, applied, strict=True)],
-            "unapplied": unapplied, "basis": basis, "form": form,
+            "kind": "invoice_payment",
+            "amount": sum(applied) + unapplied,
+            "e2e": "NOTPROVIDED"
+            if rng.random() < 0.3
+            else f"E2E{group[0].number[4:]}{rng.randrange(10**6):06d}",
+            "counterparty": customer_name(group[0].customer),
+            "text": text,
+            "allocations": [
+                [g.invoice_id, g.number, a] for g, a in zip(group, applied, strict=True)
+            ],
+            "unapplied": unapplied,
+            "basis": basis,
+            "form": form,
         }
         world.spool.put(booked, f"bank:{account.account_id}", json.dumps(entry, sort_keys=True))
         for g, a in zip(group, applied, strict=True):
@@ -196,14 +234,35 @@ class InvoiceSimulator:
         cust = customer_id(inv.customer)
         for k, (instant, kind, amount) in enumerate(inv.events):
             offset = (0, -300, 330, 60)[(inv.customer + k) % 4]
-            text = invoice_event(world.ids.event.next(), kind, instant, offset, inv.invoice_id,
-                                 inv.number, cust, amount, inv.currency, inv.due)
+            text = invoice_event(
+                world.ids.event.next(),
+                kind,
+                instant,
+                offset,
+                inv.invoice_id,
+                inv.number,
+                cust,
+                amount,
+                inv.currency,
+                inv.due,
+            )
             spool_event(world, instant, kind, text)
         world.truth.row(
-            "invoices", inv.invoice_id, inv.number, cust, inv.currency, inv.amount, inv.credited,
-            inv.paid_card, inv.paid_bank, inv.overpaid, self._state(inv),
-            utc_date(inv.created), utc_date(inv.sent) if inv.sent is not None else "",
-            inv.due, inv.outcome,
+            "invoices",
+            inv.invoice_id,
+            inv.number,
+            cust,
+            inv.currency,
+            inv.amount,
+            inv.credited,
+            inv.paid_card,
+            inv.paid_bank,
+            inv.overpaid,
+            self._state(inv),
+            utc_date(inv.created),
+            utc_date(inv.sent) if inv.sent is not None else "",
+            inv.due,
+            inv.outcome,
         )
 
     def _state(self, inv: Invoice) -> str:

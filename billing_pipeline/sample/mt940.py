@@ -9,8 +9,15 @@ from typing import TextIO
 from billing_pipeline.domain.money import format_minor
 from billing_pipeline.sample.statement import Entry, Statement
 
-_TYPES = {"payout": "NTRF", "invoice_payment": "NTRF", "rent": "NTRF", "salaries": "NSAL",
-          "supplier": "NTRF", "bank_fee": "NCHG", "interest": "NINT"}
+_TYPES = {
+    "payout": "NTRF",
+    "invoice_payment": "NTRF",
+    "rent": "NTRF",
+    "salaries": "NSAL",
+    "supplier": "NTRF",
+    "bank_fee": "NCHG",
+    "interest": "NINT",
+}
 
 
 def _amount(minor: int, ccy: str) -> str:
@@ -26,9 +33,8 @@ def render_mt940(
     out: TextIO, s: Statement, entries: Iterable[Entry], on_entry: Callable[[Entry, int], None]
 ) -> None:
     acct = s.account
-    head = (
-        f":20:{s.statement_id[:16]}\n:25:{acct.bank_id}/{acct.account_id}\n"
-        f":28C:{s.sequence}/1\n" + _balance("60F", s.opening, s)
+    head = f":20:{s.statement_id[:16]}\n:25:{acct.account_id}\n:28C:{s.sequence}/1\n" + _balance(
+        "60F", s.opening, s
     )
     out.write(head)
     line = head.count("\n") + 1

@@ -40,7 +40,9 @@ class CardPayment:
     capture_delay: int = 5
     void_delay: int = 600
     refunds: tuple[tuple[int, int], ...] = ()  # (seconds after capture, amount)
-    dispute: tuple[int, str, int] | None = None  # (seconds after capture, won|lost|pending, resolve)
+    dispute: tuple[int, str, int] | None = (
+        None  # (seconds after capture, won|lost|pending, resolve)
+    )
     settle_lag: int = 1  # days from capture (refund, dispute: from their day)
     offset: int = 0
 
@@ -61,7 +63,9 @@ def _lifecycle(p: CardPayment) -> list[tuple[int, str, int]]:
         delay, result, resolve = p.dispute
         events.append((captured + delay, "payment.dispute_opened", p.capture_amount))
         if result != "pending":
-            events.append((captured + delay + resolve, f"payment.dispute_{result}", p.capture_amount))
+            events.append(
+                (captured + delay + resolve, f"payment.dispute_{result}", p.capture_amount)
+            )
     return events
 
 
@@ -77,53 +81,118 @@ def emit_card_payment(world: World, p: CardPayment) -> tuple[str, int | None]:
     texts = []
     for k, (instant, kind, amount) in enumerate(lifecycle):
         offset = EVENT_OFFSETS_MINUTES[(p.offset + k) % len(EVENT_OFFSETS_MINUTES)]
-        text = payment_event(ids.event.next(), kind, instant, offset, pid, cust, p.invoice_id,
-                             amount, p.currency, p.processor, ref)
+        text = payment_event(
+            ids.event.next(),
+            kind,
+            instant,
+            offset,
+            pid,
+            cust,
+            p.invoice_id,
+            amount,
+            p.currency,
+            p.processor,
+            ref,
+        )
         texts.append(text)
         spool_event(world, instant, kind, text)
 
     def event_like(kind: str, instant: int, amount: int) -> str:
-        return payment_event(ids.event.next(), kind, instant, 0, pid, cust, p.invoice_id,
-                             amount, p.currency, p.processor, ref)
+        return payment_event(
+            ids.event.next(),
+            kind,
+            instant,
+            0,
+            pid,
+            cust,
+            p.invoice_id,
+            amount,
+            p.currency,
+            p.processor,
+            ref,
+        )
 
     last_instant, last_kind, _ = lifecycle[-1]
     if p.outcome in ("failed", "voided"):
         illegal_at = last_instant + 600 + p.created % 3000
         if plan.hit("illegal_transition", utc_date(illegal_at) <= end):
             kind = "payment.captured" if p.outcome == "failed" else "payment.refunded"
-            spool_event(world, illegal_at, kind, event_like(kind, illegal_at, p.amount), "illegal",
-                        "illegal_transition", pid, f"{kind} after {last_kind}")
+            spool_event(
+                world,
+                illegal_at,
+                kind,
+                event_like(kind, illegal_at, p.amount),
+                "illegal",
+                "illegal_transition",
+                pid,
+                f"{kind} after {last_kind}",
+            )
     pick = p.created % len(lifecycle)
     first_at, first_kind, first_amount = lifecycle[pick]
     first_day = utc_date(first_at)
     if plan.hit("duplicate_event", first_day <= end):
         copy_day = min(first_day + timedelta(days=plan.randint(0, 2)), end)
         event_id = texts[pick][13:41]
-        spool_event(world, first_at, first_kind, texts[pick], "duplicate", "duplicate_event",
-                    event_id, f"same event_id and payload as the {first_kind} logged on {first_day}",
-                    tail_day=copy_day)
+        spool_event(
+            world,
+            first_at,
+            first_kind,
+            texts[pick],
+            "duplicate",
+            "duplicate_event",
+            event_id,
+            f"same event_id and payload as the {first_kind} logged on {first_day}",
+            tail_day=copy_day,
+        )
     pick = (pick + 1) % len(lifecycle)  # a different event than the duplicate's
     first_at, first_kind, first_amount = lifecycle[pick]
     first_day = utc_date(first_at)
     if plan.hit("conflicting_event", first_day <= end):
         copy_day = min(first_day + timedelta(days=plan.randint(0, 2)), end)
         event_id = texts[pick][13:41]
-        changed = texts[pick].replace(f'"amount_minor":{first_amount},',
-                                      f'"amount_minor":{first_amount + 100},')
-        spool_event(world, first_at, first_kind, changed, "conflict", "conflicting_event",
-                    event_id, f"same event_id as the {first_kind} logged on {first_day}, "
-                    f"amount_minor {first_amount + 100} instead of {first_amount}",
-                    tail_day=copy_day)
-    if plan.hit("malformed_row", p.created < day_start(end + timedelta(days=1)),
-                force_key="malformed_row:event"):
+        changed = texts[pick].replace(
+            f'"amount_minor":{first_amount},', f'"amount_minor":{first_amount + 100},'
+        )
+        spool_event(
+            world,
+            first_at,
+            first_kind,
+            changed,
+            "conflict",
+            "conflicting_event",
+            event_id,
+            f"same event_id as the {first_kind} logged on {first_day}, "
+            f"amount_minor {first_amount + 100} instead of {first_amount}",
+            tail_day=copy_day,
+        )
+    if plan.hit(
+        "malformed_row",
+        p.created < day_start(end + timedelta(days=1)),
+        force_key="malformed_row:event",
+    ):
         variant = plan.malformed_variant(MALFORMED_EVENT)
-        base = {"type": "payment.created", "payment_id": ids.payment.next(), "customer_id": cust,
-                "invoice_id": None, "amount_minor": p.amount, "currency": p.currency,
-                "processor": p.processor, "processor_ref": ref}
+        base = {
+            "type": "payment.created",
+            "payment_id": ids.payment.next(),
+            "customer_id": cust,
+            "invoice_id": None,
+            "amount_minor": p.amount,
+            "currency": p.currency,
+            "processor": p.processor,
+            "processor_ref": ref,
+        }
         event_id = ids.event.next()
         text, why = malformed_event(variant, event_id, p.created, base)
-        spool_event(world, p.created, "payment.created", text, "malformed", "malformed_row",
-                    event_id, f"{variant}: {why}")
+        spool_event(
+            world,
+            p.created,
+            "payment.created",
+            text,
+            "malformed",
+            "malformed_row",
+            event_id,
+            f"{variant}: {why}",
+        )
     if p.outcome != "captured":
         return pid, None
     _spool_settlement(world, p, pid, ref, intent, lifecycle)
@@ -141,22 +210,60 @@ def _spool_settlement(world, p: CardPayment, pid, ref, intent, lifecycle) -> Non
             lag, anomaly, detail = p.settle_lag, "", ""
             if plan.hit("late_settlement", day + timedelta(days=4) <= end):
                 lag = plan.randint(4, min(7, (end - day).days))
-                anomaly, detail = "late_settlement", f"settles {lag} days after capture (normal 1-2)"
-            fact = make_fact(world, p.processor, "charge", pid, ref, intent, instant, p.currency,
-                             amount, ref if stripe else "", description, anomaly, detail)
+                anomaly, detail = (
+                    "late_settlement",
+                    f"settles {lag} days after capture (normal 1-2)",
+                )
+            fact = make_fact(
+                world,
+                p.processor,
+                "charge",
+                pid,
+                ref,
+                intent,
+                instant,
+                p.currency,
+                amount,
+                ref if stripe else "",
+                description,
+                anomaly,
+                detail,
+            )
             spool_fact(world, p.processor, day + timedelta(days=lag), fact)
         elif kind == "payment.refunded":
             source = ids.stripe_refund.next() if stripe else ""
-            fact = make_fact(world, p.processor, "refund", pid, ref, intent, instant, p.currency,
-                             amount, source, f"REFUND FOR CHARGE ({description or ref})")
+            fact = make_fact(
+                world,
+                p.processor,
+                "refund",
+                pid,
+                ref,
+                intent,
+                instant,
+                p.currency,
+                amount,
+                source,
+                f"REFUND FOR CHARGE ({description or ref})",
+            )
             spool_fact(world, p.processor, day + timedelta(days=1 + p.created % 2), fact)
         elif kind in ("payment.dispute_opened", "payment.dispute_won"):
             if not dispute_source:
                 dispute_source = ids.stripe_dispute.next() if stripe else f"DR{ref[-10:]}"
             line_type = "dispute" if kind == "payment.dispute_opened" else "dispute_reversal"
             text = "Chargeback withdrawal" if line_type == "dispute" else "Chargeback reversal"
-            fact = make_fact(world, p.processor, line_type, pid, ref, intent, instant, p.currency,
-                             amount, dispute_source, f"{text} for {ref}")
+            fact = make_fact(
+                world,
+                p.processor,
+                line_type,
+                pid,
+                ref,
+                intent,
+                instant,
+                p.currency,
+                amount,
+                dispute_source,
+                f"{text} for {ref}",
+            )
             spool_fact(world, p.processor, day + timedelta(days=p.created % 2), fact)
 
 
@@ -183,16 +290,33 @@ def simulate_payments(world: World, day: date, count: int) -> int:
         dispute = None
         u = rand()
         if u < 0.05:
-            refunds = ((randrange(DAY // 2, 6 * DAY), max(1, capture * randrange(100, 900) // 1000)),)
+            refunds = (
+                (randrange(DAY // 2, 6 * DAY), max(1, capture * randrange(100, 900) // 1000)),
+            )
         elif u < 0.09:
             refunds = ((randrange(DAY // 2, 6 * DAY), capture),)
         elif rand() < 0.015:
             r = rand()
             result = "won" if r < 0.5 else "lost" if r < 0.9 else "pending"
             dispute = (randrange(2 * DAY, 12 * DAY), result, randrange(3 * DAY, 10 * DAY))
-        emit_card_payment(world, CardPayment(
-            base + randrange(DAY - 120), randrange(world.customers), None, None, currency, amount,
-            "stripe" if rand() < 0.6 else "adyen", outcome, capture, capture_delay, void_delay,
-            refunds, dispute, 1 + (rand() < 0.5), randrange(len(EVENT_OFFSETS_MINUTES)),
-        ))
+        emit_card_payment(
+            world,
+            CardPayment(
+                base + randrange(DAY - 120),
+                randrange(world.customers),
+                None,
+                None,
+                currency,
+                amount,
+                "stripe" if rand() < 0.6 else "adyen",
+                outcome,
+                capture,
+                capture_delay,
+                void_delay,
+                refunds,
+                dispute,
+                1 + (rand() < 0.5),
+                randrange(len(EVENT_OFFSETS_MINUTES)),
+            ),
+        )
     return count

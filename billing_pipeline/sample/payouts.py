@@ -18,8 +18,17 @@ COUNTERPARTY = {"stripe": "STRIPE PAYMENTS EUROPE LTD", "adyen": "ADYEN N.V."}
 
 
 def send_payout(
-    world: World, processor: str, payout_ref: str, currency: str, amount: int, day: date,
-    bank_text: str, payout_file: str, payout_line: int, lines: int, arrival: date,
+    world: World,
+    processor: str,
+    payout_ref: str,
+    currency: str,
+    amount: int,
+    day: date,
+    bank_text: str,
+    payout_file: str,
+    payout_line: int,
+    lines: int,
+    arrival: date,
 ) -> None:
     """Spool the bank side of a payout and record the payout in truth."""
     plan, rng = world.plan, world.rng
@@ -28,25 +37,48 @@ def send_payout(
     fate = "arrived" if arrives else "after_end"
     if plan.hit("payout_missing_at_bank", arrives and amount > 0):
         fate = "missing"
-        world.truth.anomaly("payout_missing_at_bank", payout_ref, payout_file, payout_line,
-                            f"{processor} payout of {amount} {currency} due {arrival} never credited")
+        world.truth.anomaly(
+            "payout_missing_at_bank",
+            payout_ref,
+            payout_file,
+            payout_line,
+            f"{processor} payout of {amount} {currency} due {arrival} never credited",
+        )
     bank_amount, anomaly, detail = amount, "", ""
     if fate == "arrived" and plan.hit("bank_amount_off_by_fee", amount > 10_000):
         fee = rng.choice((250, 500, 1500, 2500))
         bank_amount, anomaly = amount - fee, "bank_amount_off_by_fee"
         detail = f"bank credited {bank_amount} for a payout of {amount} (fee {fee})"
         fate = "off_by_fee"
-    world.truth.row("payouts", processor, payout_ref, bank_text, currency, amount, lines, day,
-                    arrival, fate, payout_file, payout_line)
+    world.truth.row(
+        "payouts",
+        processor,
+        payout_ref,
+        bank_text,
+        currency,
+        amount,
+        lines,
+        day,
+        arrival,
+        fate,
+        payout_file,
+        payout_line,
+    )
     if fate not in ("arrived", "off_by_fee"):
         return
     with_reference = rng.random() < 0.85
     text = bank_text if with_reference else f"{COUNTERPARTY[processor]} SETTLEMENT"
     entry = {
-        "kind": "payout", "amount": bank_amount, "e2e": payout_ref.replace(":", "-")[:35],
-        "counterparty": COUNTERPARTY[processor], "text": text, "processor": processor,
-        "payout_ref": payout_ref, "payout_amount": amount,
-        "basis": "reference" if with_reference else "amount_date", "anomaly": anomaly,
+        "kind": "payout",
+        "amount": bank_amount,
+        "e2e": payout_ref.replace(":", "-")[:35],
+        "counterparty": COUNTERPARTY[processor],
+        "text": text,
+        "processor": processor,
+        "payout_ref": payout_ref,
+        "payout_amount": amount,
+        "basis": "reference" if with_reference else "amount_date",
+        "anomaly": anomaly,
         "detail": detail,
     }
     world.spool.put(arrival, f"bank:{account.account_id}", json.dumps(entry, sort_keys=True))

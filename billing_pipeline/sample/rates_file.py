@@ -24,7 +24,10 @@ def write_rates_day(world: World, day: date) -> None:
     for ccy in ECB_CURRENCIES:
         truth.row("rates", day, "EUR", ccy, rate_text(per_eur[ccy]), f"ecb {ecb_day}")
     truth.row("rates", day, "EUR", "KWD", f"{kwd:.6f}", "generated (rates file)")
-    for processor, table in (("stripe", STRIPE_SETTLEMENT_CURRENCY), ("adyen", ADYEN_SETTLEMENT_CURRENCY)):
+    for processor, table in (
+        ("stripe", STRIPE_SETTLEMENT_CURRENCY),
+        ("adyen", ADYEN_SETTLEMENT_CURRENCY),
+    ):
         for source, target in sorted(table.items()):
             if source != target:
                 rate = world.rates.processor_rate(day, processor, source, target)

@@ -50,18 +50,48 @@ class Fact:
 
     def to_line(self) -> str:
         return "\t".join(
-            (self.line_type, self.payment_id, self.processor_ref, self.line_ref, self.source_id,
-             self.intent_id, str(self.created), self.charge_currency, str(self.charge_minor),
-             self.currency, self.rate, str(self.gross), ",".join(map(str, self.fees)),
-             self.description, self.anomaly, self.detail)
+            (
+                self.line_type,
+                self.payment_id,
+                self.processor_ref,
+                self.line_ref,
+                self.source_id,
+                self.intent_id,
+                str(self.created),
+                self.charge_currency,
+                str(self.charge_minor),
+                self.currency,
+                self.rate,
+                str(self.gross),
+                ",".join(map(str, self.fees)),
+                self.description,
+                self.anomaly,
+                self.detail,
+            )
         )
 
     @classmethod
     def from_line(cls, line: str) -> Fact:
         p = line.split("\t")
         fees = tuple(int(x) for x in p[12].split(","))
-        return cls(p[0], p[1], p[2], p[3], p[4], p[5], int(p[6]), p[7], int(p[8]), p[9], p[10],
-                   int(p[11]), fees, p[13], p[14], p[15])  # type: ignore[arg-type]
+        return cls(
+            p[0],
+            p[1],
+            p[2],
+            p[3],
+            p[4],
+            p[5],
+            int(p[6]),
+            p[7],
+            int(p[8]),
+            p[9],
+            p[10],
+            int(p[11]),
+            fees,
+            p[13],
+            p[14],
+            p[15],
+        )  # type: ignore[arg-type]
 
 
 def _fees(processor: str, line_type: str, converted: int) -> tuple[int, int, int, int]:
@@ -75,9 +105,19 @@ def _fees(processor: str, line_type: str, converted: int) -> tuple[int, int, int
 
 
 def make_fact(
-    world: World, processor: str, line_type: str, payment_id: str, processor_ref: str,
-    intent_id: str, created: int, charge_currency: str, charge_minor: int, source_id: str = "",
-    description: str = "", anomaly: str = "", detail: str = "",
+    world: World,
+    processor: str,
+    line_type: str,
+    payment_id: str,
+    processor_ref: str,
+    intent_id: str,
+    created: int,
+    charge_currency: str,
+    charge_minor: int,
+    source_id: str = "",
+    description: str = "",
+    anomaly: str = "",
+    detail: str = "",
 ) -> Fact:
     currency = SETTLEMENT_CURRENCY[processor][charge_currency]
     rate = world.rates.processor_rate(utc_date(created), processor, charge_currency, currency)
@@ -88,9 +128,22 @@ def make_fact(
     else:
         line_ref = world.ids.adyen_modification.next()
     return Fact(
-        line_type, payment_id, processor_ref, line_ref, source_id, intent_id, created,
-        charge_currency, sign * charge_minor, currency, rate_text(rate), sign * converted,
-        _fees(processor, line_type, converted), description, anomaly, detail,
+        line_type,
+        payment_id,
+        processor_ref,
+        line_ref,
+        source_id,
+        intent_id,
+        created,
+        charge_currency,
+        sign * charge_minor,
+        currency,
+        rate_text(rate),
+        sign * converted,
+        _fees(processor, line_type, converted),
+        description,
+        anomaly,
+        detail,
     )
 
 

@@ -22,26 +22,61 @@ from billing_pipeline.sample.payouts import arrival_day, send_payout
 from billing_pipeline.sample.settlement import Fact, make_fact
 
 RECONCILIATION_HEADER = (
-    "balance_transaction_id", "created_utc", "available_on_utc", "currency", "gross", "fee",
-    "net", "reporting_category", "source_id", "description", "customer_facing_amount",
-    "customer_facing_currency", "automatic_payout_id", "automatic_payout_effective_at_utc",
-    "charge_id", "payment_intent_id", "payment_metadata[payment_id]",
+    "balance_transaction_id",
+    "created_utc",
+    "available_on_utc",
+    "currency",
+    "gross",
+    "fee",
+    "net",
+    "reporting_category",
+    "source_id",
+    "description",
+    "customer_facing_amount",
+    "customer_facing_currency",
+    "automatic_payout_id",
+    "automatic_payout_effective_at_utc",
+    "charge_id",
+    "payment_intent_id",
+    "payment_metadata[payment_id]",
 )
 PAYOUTS_HEADER = (
-    "payout_id", "effective_at_utc", "currency", "gross", "fee", "net", "reporting_category",
-    "balance_transaction_id", "description", "payout_expected_arrival_date", "payout_status",
-    "trace_id", "trace_id_status",
+    "payout_id",
+    "effective_at_utc",
+    "currency",
+    "gross",
+    "fee",
+    "net",
+    "reporting_category",
+    "balance_transaction_id",
+    "description",
+    "payout_expected_arrival_date",
+    "payout_status",
+    "trace_id",
+    "trace_id_status",
 )
 
 
 def _row(f: Fact, day_text: str, payout_id: str) -> list[str]:
     cur = f.currency
     return [
-        f.line_ref, utc_text(f.created), day_text, cur.lower(), format_minor(f.gross, cur),
-        format_minor(f.fee, cur), format_minor(f.net, cur), f.line_type, f.source_id,
+        f.line_ref,
+        utc_text(f.created),
+        day_text,
+        cur.lower(),
+        format_minor(f.gross, cur),
+        format_minor(f.fee, cur),
+        format_minor(f.net, cur),
+        f.line_type,
+        f.source_id,
         f.description,
         format_minor(f.charge_minor, f.charge_currency) if f.charge_currency else "",
-        f.charge_currency.lower(), payout_id, day_text, f.processor_ref, f.intent_id, f.payment_id,
+        f.charge_currency.lower(),
+        payout_id,
+        day_text,
+        f.processor_ref,
+        f.intent_id,
+        f.payment_id,
     ]
 
 
@@ -68,17 +103,44 @@ def _malformed(world: World, f: Fact, day_text: str, payout_id: str) -> tuple[st
 def _orphan(world: World, currency: str, day: date) -> Fact:
     created = day_start(day) - 86_400 + world.rng.randrange(86_400)
     charge = world.ids.stripe_charge.next()
-    return make_fact(world, "stripe", "charge", "", charge, "", created, currency,
-                     world.rng.randrange(1000, 50_000), charge, "", "orphan_settlement_line",
-                     "charge unknown to the billing event log")
+    return make_fact(
+        world,
+        "stripe",
+        "charge",
+        "",
+        charge,
+        "",
+        created,
+        currency,
+        world.rng.randrange(1000, 50_000),
+        charge,
+        "",
+        "orphan_settlement_line",
+        "charge unknown to the billing event log",
+    )
 
 
 def _radar_fee(world: World, currency: str, day: date, screened: int) -> Fact:
     """The day's fraud-screening fee: a balance line of its own, not tied to a payment."""
     amount = 5 * max(1, screened)
-    return Fact("fee", "", "", world.ids.stripe_txn.next(), world.ids.stripe_fee.next(), "",
-                day_start(day) - 3600, "", 0, currency, "1", -amount, (0, 0, 0, 0),
-                f"Radar screening fees ({screened} transactions)", "", "")
+    return Fact(
+        "fee",
+        "",
+        "",
+        world.ids.stripe_txn.next(),
+        world.ids.stripe_fee.next(),
+        "",
+        day_start(day) - 3600,
+        "",
+        0,
+        currency,
+        "1",
+        -amount,
+        (0, 0, 0, 0),
+        f"Radar screening fees ({screened} transactions)",
+        "",
+        "",
+    )
 
 
 def write_stripe_day(world: World, day: date) -> None:
@@ -114,8 +176,13 @@ def write_stripe_day(world: World, day: date) -> None:
                             out.write(text)
                             line += 1
                             counts[1] += 1
-                            truth.anomaly("malformed_row", text.split(",")[0].strip('"'),
-                                          recon_rel, line, f"{variant}: {detail}")
+                            truth.anomaly(
+                                "malformed_row",
+                                text.split(",")[0].strip('"'),
+                                recon_rel,
+                                line,
+                                f"{variant}: {detail}",
+                            )
                     out.write(stripe_row(_row(fact, day_text, payout_id)))
                     line += 1
                     counts[0] += 1
@@ -125,10 +192,23 @@ def write_stripe_day(world: World, day: date) -> None:
                     if fact.anomaly:
                         truth.anomaly(fact.anomaly, fact.line_ref, recon_rel, line, fact.detail)
                     if fact.payment_id:
-                        truth.row("leg1_ledger_processor", fact.payment_id, "stripe",
-                                  fact.processor_ref, fact.line_ref, fact.line_type,
-                                  fact.charge_minor, fact.charge_currency, fact.gross, fact.fee,
-                                  fact.net, currency, payout_id, recon_rel, line)
+                        truth.row(
+                            "leg1_ledger_processor",
+                            fact.payment_id,
+                            "stripe",
+                            fact.processor_ref,
+                            fact.line_ref,
+                            fact.line_type,
+                            fact.charge_minor,
+                            fact.charge_currency,
+                            fact.gross,
+                            fact.fee,
+                            fact.net,
+                            currency,
+                            payout_id,
+                            recon_rel,
+                            line,
+                        )
             fee = _radar_fee(world, currency, day, lines)
             out.write(stripe_row(_row(fee, day_text, payout_id)))
             line += 1
@@ -141,8 +221,13 @@ def write_stripe_day(world: World, day: date) -> None:
             out.write(text)
             line += 1
             counts[1] += 1
-            truth.anomaly("malformed_row", text.split(",")[0].strip('"'), recon_rel, line,
-                          f"{variant}: {detail} (last line of the file)")
+            truth.anomaly(
+                "malformed_row",
+                text.split(",")[0].strip('"'),
+                recon_rel,
+                line,
+                f"{variant}: {detail} (last line of the file)",
+            )
     truth.row("files", recon_rel, "stripe", sum(counts), counts[0], counts[1], "")
     _write_payouts(world, day, payouts_path, payouts_rel, payouts, day_text)
     world.files_written += [recon_rel, payouts_rel]
@@ -158,12 +243,37 @@ def _write_payouts(world: World, day: date, path, rel: str, payouts, day_text: s
             bank_text = f"STRIPE PAYOUT {trace if world.rng.random() < 0.5 else payout_id}"
             amount_text = format_minor(amount, currency)
             status = "paid" if arrival <= day else "in_transit"
-            out.write(stripe_row([
-                payout_id, day_text, currency.lower(), amount_text, format_minor(0, currency),
-                amount_text, "payout", world.ids.stripe_txn.next(), "STRIPE PAYOUT",
-                arrival.isoformat(), status, trace, "supported",
-            ]))
+            out.write(
+                stripe_row(
+                    [
+                        payout_id,
+                        day_text,
+                        currency.lower(),
+                        amount_text,
+                        format_minor(0, currency),
+                        amount_text,
+                        "payout",
+                        world.ids.stripe_txn.next(),
+                        "STRIPE PAYOUT",
+                        arrival.isoformat(),
+                        status,
+                        trace,
+                        "supported",
+                    ]
+                )
+            )
             line += 1
-            send_payout(world, "stripe", payout_id, currency, amount, day, bank_text, rel, line,
-                        lines, arrival)
+            send_payout(
+                world,
+                "stripe",
+                payout_id,
+                currency,
+                amount,
+                day,
+                bank_text,
+                rel,
+                line,
+                lines,
+                arrival,
+            )
     world.truth.row("files", rel, "stripe", len(payouts), len(payouts), 0, "")

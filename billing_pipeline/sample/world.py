@@ -49,8 +49,14 @@ def invoices_per_day(payments_per_day: int) -> int:
 
 
 def generate_world(
-    inbox: Path, truth_dir: Path | None, start: date, end: date, payments_per_day: int,
-    seed: int, anomaly_rates: AnomalyRates | None = None, progress: bool = False,
+    inbox: Path,
+    truth_dir: Path | None,
+    start: date,
+    end: date,
+    payments_per_day: int,
+    seed: int,
+    anomaly_rates: AnomalyRates | None = None,
+    progress: bool = False,
 ) -> WorldSummary:
     """Write a consistent world of files into `inbox` and its ground truth into `truth_dir`."""
     if end < start:
@@ -64,10 +70,18 @@ def generate_world(
     truth = Truth(truth_dir)
     spool = Spool(truth_dir, end)
     world = World(
-        inbox=inbox, start=start, end=end, payments_per_day=payments_per_day, seed=seed,
-        ids=Ids(seed), rates=RateBook(start, end, seed), spool=spool, truth=truth,
+        inbox=inbox,
+        start=start,
+        end=end,
+        payments_per_day=payments_per_day,
+        seed=seed,
+        ids=Ids(seed),
+        rates=RateBook(start, end, seed),
+        spool=spool,
+        truth=truth,
         plan=AnomalyPlan(rates, seed, len(all_days), payments_per_day),
-        rng=random.Random(f"{seed}:writers"), customers=max(20, payments_per_day // 2),
+        rng=random.Random(f"{seed}:writers"),
+        customers=max(20, payments_per_day // 2),
     )
     book = BankBook(world)
     n_invoices = invoices_per_day(payments_per_day)
@@ -86,14 +100,26 @@ def generate_world(
         spool.close()
     files = Counter(path.split("/", 1)[0] for path in world.files_written)
     summary = WorldSummary(
-        inbox=inbox, truth_dir=truth_dir, days=len(all_days),
-        payments=payments_per_day * len(all_days), invoices=world.ids.invoice_number,
-        files=dict(sorted(files.items())), rows=dict(sorted(truth.row_counts.items())),
+        inbox=inbox,
+        truth_dir=truth_dir,
+        days=len(all_days),
+        payments=payments_per_day * len(all_days),
+        invoices=world.ids.invoice_number,
+        files=dict(sorted(files.items())),
+        rows=dict(sorted(truth.row_counts.items())),
         anomalies=dict(sorted(truth.anomaly_counts.items())),
     )
-    truth.close({"world": {"start": start.isoformat(), "end": end.isoformat(),
-                           "payments_per_day": payments_per_day, "seed": seed,
-                           "files": summary.files}})
+    truth.close(
+        {
+            "world": {
+                "start": start.isoformat(),
+                "end": end.isoformat(),
+                "payments_per_day": payments_per_day,
+                "seed": seed,
+                "files": summary.files,
+            }
+        }
+    )
     return summary
 
 
@@ -107,7 +133,9 @@ def _progress(items: list[date], enabled: bool):
 
 def _deliver_twice(world: World) -> None:
     """Copy some processor/bank files byte for byte: renamed in place, or into a later day."""
-    candidates = [p for p in world.files_written if p.split("/", 1)[0] in ("stripe", "adyen", "bank")]
+    candidates = [
+        p for p in world.files_written if p.split("/", 1)[0] in ("stripe", "adyen", "bank")
+    ]
     for rel in candidates:
         if not world.plan.hit("file_delivered_twice"):
             continue
@@ -123,6 +151,11 @@ def _deliver_twice(world: World) -> None:
         shutil.copyfile(source, target)
         copy_rel = world.rel(target)
         world.truth.row("files", copy_rel, rel.split("/")[0], "", "", "", rel)
-        world.truth.anomaly("file_delivered_twice", rel, copy_rel, None,
-                            "same bytes delivered again under another path")
+        world.truth.anomaly(
+            "file_delivered_twice",
+            rel,
+            copy_rel,
+            None,
+            "same bytes delivered again under another path",
+        )
         world.files_written.append(copy_rel)

@@ -29,9 +29,13 @@ class Generated:
     def files(self, source: str, pattern: str = "*") -> list[Path]:
         return sorted((self.inbox / source).glob(f"*/{pattern}"))
 
-    def malformed_lines(self) -> set[tuple[str, int]]:
+    def anomaly_lines(self, *kinds: str) -> set[tuple[str, int]]:
+        """(file, line) of recorded anomalies of these kinds (all kinds if none given)."""
         return {(a["file"], int(a["line"])) for a in self.table("anomalies")
-                if a["kind"] == "malformed_row"}
+                if a["line"] and (not kinds or a["kind"] in kinds)}
+
+    def malformed_lines(self) -> set[tuple[str, int]]:
+        return self.anomaly_lines("malformed_row")
 
 
 SMALL = {"start": date(2026, 10, 6), "end": date(2026, 10, 8), "payments_per_day": 50, "seed": 11}
