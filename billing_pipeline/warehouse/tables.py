@@ -105,7 +105,10 @@ def staged_table(source: str, frame: str) -> str:
 
 def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
     """Create every table the pipeline writes, if missing. Safe to call on every run."""
+    from billing_pipeline.warehouse.ledger import ensure_ledger  # the ledger builds on these
+
     conn.execute(OPS_DDL)
+    ensure_ledger(conn)
     for source, frames in SOURCE_FRAMES.items():
         for frame in frames:
             columns = {**LINEAGE_COLUMNS}
