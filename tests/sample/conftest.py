@@ -26,8 +26,11 @@ class Generated:
     def control(self) -> dict:
         return json.loads((self.truth / "control_totals.json").read_text(encoding="utf-8"))
 
-    def files(self, source: str, pattern: str = "*") -> list[Path]:
-        return sorted((self.inbox / source).glob(f"*/{pattern}"))
+    def files(self, source: str, pattern: str = "*", copies: bool = False) -> list[Path]:
+        """Files of a source; redelivered copies (recorded in truth) only when asked."""
+        skip = set() if copies else {f["path"] for f in self.table("files") if f["duplicate_of"]}
+        return sorted(p for p in (self.inbox / source).glob(f"*/{pattern}")
+                      if p.relative_to(self.inbox).as_posix() not in skip)
 
     def anomaly_lines(self, *kinds: str) -> set[tuple[str, int]]:
         """(file, line) of recorded anomalies of these kinds (all kinds if none given)."""

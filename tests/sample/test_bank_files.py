@@ -27,10 +27,7 @@ def _bai2_codes(text: str) -> set[str]:
 def _statements(world) -> dict[str, list[tuple[str, int, int, int, list[str]]]]:
     """account -> [(day, opening, closing, sum of entries, entry refs)] in day order."""
     by_account: dict[str, list] = defaultdict(list)
-    copies = {f["path"] for f in world.table("files") if f["duplicate_of"]}
     for path in world.files("bank"):
-        if path.relative_to(world.inbox).as_posix() in copies:
-            continue
         text = path.read_text(encoding="utf-8")
         if path.suffix == ".sta":
             statement = mt940.models.Transactions()
