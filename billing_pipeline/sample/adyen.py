@@ -19,18 +19,57 @@ from billing_pipeline.sample.csvrows import bad_date, minimal_row, too_many_deci
 from billing_pipeline.sample.payouts import arrival_day, send_payout
 from billing_pipeline.sample.settlement import Fact, make_fact
 
-HEADER = (
-    "Company Account,Merchant Account,Psp Reference,Merchant Reference,Payment Method,"
-    "Creation Date,TimeZone,Type,Modification Reference,Gross Currency,Gross Debit (GC),"
-    "Gross Credit (GC),Exchange Rate,Net Currency,Net Debit (NC),Net Credit (NC),"
-    "Commission (NC),Markup (NC),Scheme Fees (NC),Interchange (NC),Payment Method Variant,"
-    "Modification Merchant Reference,Batch Number,Reserved4,Reserved5,Reserved6,Reserved7,"
-    "Reserved8,Reserved9,Reserved10,Booking Date,Booking Date TimeZone,Metadata,"
-    "Balance Currency,Net Debit (BC),Net Credit (BC),Payment Fees (NC),DCC Markup (NC),"
-    "Funds Destination,Balance Platform Debit,Balance Platform Credit,Shopper Country,"
-    "Clearing Network,Merchant Order Reference,Dispute Reference,ARN,Settlement Flow,"
-    "Authorisation Code,Gross Fees (NC)"
-).split(",")
+HEADER = [
+    "Company Account",
+    "Merchant Account",
+    "Psp Reference",
+    "Merchant Reference",
+    "Payment Method",
+    "Creation Date",
+    "TimeZone",
+    "Type",
+    "Modification Reference",
+    "Gross Currency",
+    "Gross Debit (GC)",
+    "Gross Credit (GC)",
+    "Exchange Rate",
+    "Net Currency",
+    "Net Debit (NC)",
+    "Net Credit (NC)",
+    "Commission (NC)",
+    "Markup (NC)",
+    "Scheme Fees (NC)",
+    "Interchange (NC)",
+    "Payment Method Variant",
+    "Modification Merchant Reference",
+    "Batch Number",
+    "Reserved4",
+    "Reserved5",
+    "Reserved6",
+    "Reserved7",
+    "Reserved8",
+    "Reserved9",
+    "Reserved10",
+    "Booking Date",
+    "Booking Date TimeZone",
+    "Metadata",
+    "Balance Currency",
+    "Net Debit (BC)",
+    "Net Credit (BC)",
+    "Payment Fees (NC)",
+    "DCC Markup (NC)",
+    "Funds Destination",
+    "Balance Platform Debit",
+    "Balance Platform Credit",
+    "Shopper Country",
+    "Clearing Network",
+    "Merchant Order Reference",
+    "Dispute Reference",
+    "ARN",
+    "Settlement Flow",
+    "Authorisation Code",
+    "Gross Fees (NC)",
+]
 TYPES = {
     "charge": "Settled",
     "refund": "Refunded",

@@ -26,7 +26,8 @@ RENDERERS = {
     "bai2": (render_bai2, "bai"),
 }
 REF_PREFIX = {"camt053": "CB", "mt940": "NW", "bai2": "9"}
-_NOISE = (  # kind, probability a business day, (low, high) major units per 400 payments/day, sign, text
+# kind, probability on a business day, (low, high) major units per 400 payments/day, sign, text
+_NOISE = (
     ("bank_fee", 0.5, (5, 45), -1, "ACCOUNT MAINTENANCE FEE"),
     ("rent", 0.1, (3_000, 6_000), -1, "OFFICE RENT"),
     ("salaries", 0.1, (8_000, 20_000), -1, "PAYROLL"),

@@ -74,7 +74,8 @@ def render_camt053(
         f"      <ElctrncSeqNb>{s.sequence}</ElctrncSeqNb>\n      <CreDtTm>{created}</CreDtTm>\n"
         f"      <Acct>\n        <Id>\n          <IBAN>{acct.account_id}</IBAN>\n        </Id>\n"
         f"        <Ccy>{ccy}</Ccy>\n        <Svcr>\n          <FinInstnId>\n"
-        f"            <BICFI>{acct.bank_id}</BICFI>\n            <Nm>{escape(acct.bank_name)}</Nm>\n"
+        f"            <BICFI>{acct.bank_id}</BICFI>\n"
+        f"            <Nm>{escape(acct.bank_name)}</Nm>\n"
         f"          </FinInstnId>\n        </Svcr>\n      </Acct>\n"
         + _balance("OPBD", s.opening, ccy, day)
         + _balance("CLBD", s.closing, ccy, day)

@@ -8,6 +8,7 @@ not depend on the machine's tz database.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
 
 DAY = 86_400
 _EPOCH = date(1970, 1, 1)
@@ -19,15 +20,30 @@ def day_start(d: date) -> int:
     return (d - _EPOCH).days * DAY
 
 
+@cache
+def _date_of_day(day_number: int) -> date:
+    return _EPOCH + timedelta(days=day_number)
+
+
 def utc_date(instant: int) -> date:
-    return _EPOCH + timedelta(days=instant // DAY)
+    return _date_of_day(instant // DAY)
+
+
+@cache
+def _offset_text(offset_minutes: int) -> str:
+    hours, minutes = divmod(abs(offset_minutes), 60)
+    return f"{'-' if offset_minutes < 0 else '+'}{hours:02d}:{minutes:02d}"
 
 
 def rfc3339(instant: int, offset_minutes: int) -> str:
-    local = datetime.fromtimestamp(instant + offset_minutes * 60, UTC)
-    sign = "-" if offset_minutes < 0 else "+"
-    hours, minutes = divmod(abs(offset_minutes), 60)
-    return f"{local:%Y-%m-%dT%H:%M:%S}{sign}{hours:02d}:{minutes:02d}"
+    """The instant as local time at a fixed offset, e.g. '2026-10-05T08:03:14-05:00'."""
+    day_number, seconds = divmod(instant + offset_minutes * 60, DAY)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return (
+        f"{_date_of_day(day_number).isoformat()}T{hours:02d}:{minutes:02d}:{secs:02d}"
+        f"{_offset_text(offset_minutes)}"
+    )
 
 
 def utc_text(instant: int) -> str:

@@ -32,11 +32,14 @@ def _scramble(n: int, bits: int, offset: int) -> int:
     return x
 
 
+_PAIRS = tuple(a + b for a in _ALNUM for b in _ALNUM)  # two base-62 digits at a time
+
+
 def _base62(number: int, width: int) -> str:
     chars = []
-    for _ in range(width):
-        number, rem = divmod(number, 62)
-        chars.append(_ALNUM[rem])
+    for _ in range(width // 2):
+        number, rem = divmod(number, 3844)
+        chars.append(_PAIRS[rem])
     return "".join(reversed(chars))
 
 

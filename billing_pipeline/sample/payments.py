@@ -14,7 +14,6 @@ import random
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-
 from billing_pipeline.sample.anomalies import MALFORMED_EVENT
 from billing_pipeline.sample.clock import DAY, EVENT_OFFSETS_MINUTES, day_start, utc_date
 from billing_pipeline.sample.config import CURRENCY_MIX, MINOR_PER_US_CENT

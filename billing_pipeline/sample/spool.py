@@ -34,7 +34,7 @@ class Spool:
         if handle is None:
             path = self._path(d, channel)
             path.parent.mkdir(parents=True, exist_ok=True)
-            handle = path.open("a", encoding="utf-8", newline="\n", buffering=1 << 20)
+            handle = path.open("a", encoding="utf-8", newline="\n", buffering=1 << 18)
             self._open[(d, channel)] = handle
         handle.write(line)
         handle.write("\n")

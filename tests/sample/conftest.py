@@ -29,13 +29,19 @@ class Generated:
     def files(self, source: str, pattern: str = "*", copies: bool = False) -> list[Path]:
         """Files of a source; redelivered copies (recorded in truth) only when asked."""
         skip = set() if copies else {f["path"] for f in self.table("files") if f["duplicate_of"]}
-        return sorted(p for p in (self.inbox / source).glob(f"*/{pattern}")
-                      if p.relative_to(self.inbox).as_posix() not in skip)
+        return sorted(
+            p
+            for p in (self.inbox / source).glob(f"*/{pattern}")
+            if p.relative_to(self.inbox).as_posix() not in skip
+        )
 
     def anomaly_lines(self, *kinds: str) -> set[tuple[str, int]]:
         """(file, line) of recorded anomalies of these kinds (all kinds if none given)."""
-        return {(a["file"], int(a["line"])) for a in self.table("anomalies")
-                if a["line"] and (not kinds or a["kind"] in kinds)}
+        return {
+            (a["file"], int(a["line"]))
+            for a in self.table("anomalies")
+            if a["line"] and (not kinds or a["kind"] in kinds)
+        }
 
     def malformed_lines(self) -> set[tuple[str, int]]:
         return self.anomaly_lines("malformed_row")

@@ -87,14 +87,18 @@ def test_every_bank_entry_has_a_unique_reference_recorded_in_truth(world):
 
 
 def test_mt940_uses_only_tags_seen_in_the_real_samples(world):
-    real = set().union(*(_mt940_tags(p.read_text(encoding="latin-1")) for p in (REAL / "mt940").iterdir()))
+    real = set().union(
+        *(_mt940_tags(p.read_text(encoding="latin-1")) for p in (REAL / "mt940").iterdir())
+    )
     for path in world.files("bank", "*.sta"):
         tags = _mt940_tags(path.read_text(encoding="utf-8"))
         assert {"20", "25", "28C", "60F", "62F"} <= tags <= real
 
 
 def test_bai2_uses_the_record_types_of_the_real_samples_and_passes_integrity_checks(world):
-    real = set().union(*(_bai2_codes(p.read_text(encoding="latin-1")) for p in (REAL / "bai2").iterdir()))
+    real = set().union(
+        *(_bai2_codes(p.read_text(encoding="latin-1")) for p in (REAL / "bai2").iterdir())
+    )
     for path in world.files("bank", "*.bai"):
         text = path.read_text(encoding="utf-8")
         assert _bai2_codes(text) <= real
@@ -117,8 +121,12 @@ def test_camt053_is_version_08_with_the_elements_of_the_real_v08_sample(world):
         assert tree.getroot().tag == f"{CAMT08}Document"
         ours = _local_paths(tree)
         assert ours <= real, sorted(ours - real)
-        for required in ("Document/BkToCstmrStmt/GrpHdr/MsgId",
-                         "Document/BkToCstmrStmt/Stmt/Acct/Id/IBAN",
-                         "Document/BkToCstmrStmt/Stmt/Bal/Tp/CdOrPrtry/Cd"):
+        for required in (
+            "Document/BkToCstmrStmt/GrpHdr/MsgId",
+            "Document/BkToCstmrStmt/Stmt/Acct/Id/IBAN",
+            "Document/BkToCstmrStmt/Stmt/Bal/Tp/CdOrPrtry/Cd",
+        ):
             assert required in ours
-        assert len(tree.findall(f".//{CAMT08}Ntry")) == len(tree.findall(f".//{CAMT08}Ntry/{CAMT08}AcctSvcrRef"))
+        assert len(tree.findall(f".//{CAMT08}Ntry")) == len(
+            tree.findall(f".//{CAMT08}Ntry/{CAMT08}AcctSvcrRef")
+        )

@@ -39,8 +39,9 @@ def test_a_different_seed_gives_different_files(tmp_path):
 
 
 def test_no_anomalies_when_every_rate_is_zero(tmp_path):
-    summary = generate_world(tmp_path / "inbox", None, seed=3, anomaly_rates=AnomalyRates.none(),
-                             **WORLD)
+    summary = generate_world(
+        tmp_path / "inbox", None, seed=3, anomaly_rates=AnomalyRates.none(), **WORLD
+    )
     assert summary.anomalies == {}
     header_only = (tmp_path / "truth" / "anomalies.csv").read_text().splitlines()
     assert header_only == ["kind,reference,file,line,detail"]

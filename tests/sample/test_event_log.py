@@ -17,10 +17,29 @@ NEXT = {
     "payment.dispute_opened": {"payment.dispute_won", "payment.dispute_lost"},
     "payment.dispute_won": {"payment.refunded"},
 }
-PAYMENT_FIELDS = {"event_id", "type", "occurred_at", "payment_id", "customer_id", "invoice_id",
-                  "amount_minor", "currency", "processor", "processor_ref"}
-INVOICE_FIELDS = {"event_id", "type", "occurred_at", "invoice_id", "invoice_number", "customer_id",
-                  "amount_minor", "currency", "due_date"}
+PAYMENT_FIELDS = {
+    "event_id",
+    "type",
+    "occurred_at",
+    "payment_id",
+    "customer_id",
+    "invoice_id",
+    "amount_minor",
+    "currency",
+    "processor",
+    "processor_ref",
+}
+INVOICE_FIELDS = {
+    "event_id",
+    "type",
+    "occurred_at",
+    "invoice_id",
+    "invoice_number",
+    "customer_id",
+    "amount_minor",
+    "currency",
+    "due_date",
+}
 OFFSET = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$")
 
 

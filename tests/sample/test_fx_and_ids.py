@@ -16,8 +16,11 @@ from billing_pipeline.sample.ids import IdFamily
 def test_ecb_fixings_are_exact_decimals_from_the_shipped_zip():
     by_day = dict(ecb_fixings())
     # 2026-10-30 is the last fixing in the wheel: USD 1.1172, JPY 175.68, GBP 0.8338.
-    assert by_day[date(2026, 10, 30)] == {"USD": Decimal("1.1172"), "JPY": Decimal("175.68"),
-                                          "GBP": Decimal("0.8338")}
+    assert by_day[date(2026, 10, 30)] == {
+        "USD": Decimal("1.1172"),
+        "JPY": Decimal("175.68"),
+        "GBP": Decimal("0.8338"),
+    }
 
 
 def test_weekends_and_days_after_the_data_carry_the_last_fixing_forward():
@@ -38,7 +41,9 @@ def test_processor_rate_is_below_the_reference_by_its_markup():
     day = date(2026, 10, 5)
     reference = book.reference(day, "JPY", "USD")
     assert book.processor_rate(day, "stripe", "JPY", "USD") < reference
-    assert abs(book.processor_rate(day, "stripe", "JPY", "USD") / reference - Decimal("0.99")) < Decimal("1e-8")
+    assert abs(
+        book.processor_rate(day, "stripe", "JPY", "USD") / reference - Decimal("0.99")
+    ) < Decimal("1e-8")
     assert book.processor_rate(day, "adyen", "EUR", "EUR") == 1
 
 
@@ -51,9 +56,16 @@ def test_conversion_is_within_half_a_minor_unit_of_the_exact_product(amount, rat
 
 
 @settings(max_examples=25)
-@given(st.integers(0, 2**31), st.sampled_from([("hex", r"evt_[0-9a-f]{24}"),
-                                                ("alnum", r"ch_[0-9A-Za-z]{24}"),
-                                                ("digits16", r"[1-9]\d{15}")]))
+@given(
+    st.integers(0, 2**31),
+    st.sampled_from(
+        [
+            ("hex", r"evt_[0-9a-f]{24}"),
+            ("alnum", r"ch_[0-9A-Za-z]{24}"),
+            ("digits16", r"[1-9]\d{15}"),
+        ]
+    ),
+)
 def test_id_families_never_repeat_and_keep_their_shape(seed, style_and_shape):
     style, shape = style_and_shape
     prefix = {"hex": "evt_", "alnum": "ch_", "digits16": ""}[style]

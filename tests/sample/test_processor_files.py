@@ -42,7 +42,11 @@ def test_stripe_files_have_the_specified_headers_and_stripe_quoting(world):
     malformed = world.malformed_lines()
     for path in world.files("stripe"):
         lines = path.read_text(encoding="utf-8").splitlines()
-        expected = STRIPE_PAYOUTS_HEADER if path.name.startswith("payouts") else STRIPE_RECONCILIATION_HEADER
+        expected = (
+            STRIPE_PAYOUTS_HEADER
+            if path.name.startswith("payouts")
+            else STRIPE_RECONCILIATION_HEADER
+        )
         assert lines[0] == expected
         rel = path.relative_to(world.inbox).as_posix()
         for n, line in enumerate(lines[1:], start=2):
@@ -70,9 +74,13 @@ def test_every_stripe_payout_equals_the_sum_of_its_lines_net(world):
             net[row["automatic_payout_id"]] += to_minor(row["net"], row["currency"].upper())
             gross, fee = (to_minor(row[c], row["currency"].upper()) for c in ("gross", "fee"))
             assert gross - fee == to_minor(row["net"], row["currency"].upper())
-        payouts = path.with_name(path.name.replace("payout_reconciliation_itemized", "payouts_itemized"))
+        payouts = path.with_name(
+            path.name.replace("payout_reconciliation_itemized", "payouts_itemized")
+        )
         for payout in csv.DictReader(payouts.open(encoding="utf-8")):
-            assert to_minor(payout["net"], payout["currency"].upper()) == net.pop(payout["payout_id"])
+            assert to_minor(payout["net"], payout["currency"].upper()) == net.pop(
+                payout["payout_id"]
+            )
             checked += 1
         assert not net, "lines paid out in a payout the payouts file does not list"
     assert checked
@@ -92,8 +100,10 @@ def test_every_adyen_merchant_payout_equals_the_batch_net(world):
             assert not (credit and debit), "only one of debit/credit is filled"
             if row["Type"] == "MerchantPayout":
                 payout = debit - credit
-                assert re.fullmatch(rf"TX\d+XT batch {row['Batch Number']}, {row['Merchant Account']}",
-                                    row["Modification Reference"])
+                assert re.fullmatch(
+                    rf"TX\d+XT batch {row['Batch Number']}, {row['Merchant Account']}",
+                    row["Modification Reference"],
+                )
             else:
                 total += credit - debit
         assert batches == {path.stem.split("_")[-1].split(" ")[0]}
@@ -108,9 +118,14 @@ def test_adyen_fee_columns_add_up_to_gross_minus_net_for_settled_rows(default_wo
             if row["Type"] != "Settled" or row["Gross Currency"] != row["Net Currency"]:
                 continue
             ccy = row["Net Currency"]
-            fees = sum(to_minor(row[c] or "0", ccy) for c in
-                       ("Commission (NC)", "Markup (NC)", "Scheme Fees (NC)", "Interchange (NC)"))
-            gross, net = to_minor(row["Gross Credit (GC)"], ccy), to_minor(row["Net Credit (NC)"], ccy)
+            fees = sum(
+                to_minor(row[c] or "0", ccy)
+                for c in ("Commission (NC)", "Markup (NC)", "Scheme Fees (NC)", "Interchange (NC)")
+            )
+            gross, net = (
+                to_minor(row["Gross Credit (GC)"], ccy),
+                to_minor(row["Net Credit (NC)"], ccy),
+            )
             assert gross - net == fees
             seen += 1
     assert seen > 50

@@ -35,16 +35,22 @@ def test_the_default_world_shows_every_anomaly_kind(default_world):
     assert set(default_world.summary.anomalies) == set(ANOMALY_KINDS)
     kinds = {a["kind"] for a in default_world.table("anomalies")}
     assert kinds == set(ANOMALY_KINDS)
-    sources = {a["file"].split("/")[0] for a in default_world.table("anomalies")
-               if a["kind"] == "malformed_row"}
+    sources = {
+        a["file"].split("/")[0]
+        for a in default_world.table("anomalies")
+        if a["kind"] == "malformed_row"
+    }
     assert "events" in sources and sources & {"stripe", "adyen"}
 
 
 def test_event_anomalies_are_in_the_log_at_the_recorded_line(world):
     earlier: dict[str, str] = {}
     history: dict[str, list[str]] = defaultdict(list)
-    recorded = {(a["file"], int(a["line"])): a for a in world.table("anomalies")
-                if a["file"].startswith("events/")}
+    recorded = {
+        (a["file"], int(a["line"])): a
+        for a in world.table("anomalies")
+        if a["file"].startswith("events/")
+    }
     found = set()
     for path in world.files("events"):
         rel = path.relative_to(world.inbox).as_posix()
@@ -53,7 +59,11 @@ def test_event_anomalies_are_in_the_log_at_the_recorded_line(world):
             try:
                 event = json.loads(text)
             except json.JSONDecodeError:
-                assert anomaly and anomaly["kind"] == "malformed_row" and "broken_json" in anomaly["detail"]
+                assert (
+                    anomaly
+                    and anomaly["kind"] == "malformed_row"
+                    and "broken_json" in anomaly["detail"]
+                )
                 found.add((rel, n))
                 continue
             event_id = event["event_id"]
@@ -78,7 +88,9 @@ def test_event_anomalies_are_in_the_log_at_the_recorded_line(world):
                 elif variant == "unknown_currency":
                     assert event["currency"] == "ZZZ"
                 else:
-                    assert variant == "too_many_decimals" and not isinstance(event["amount_minor"], int)
+                    assert variant == "too_many_decimals" and not isinstance(
+                        event["amount_minor"], int
+                    )
             else:
                 raise AssertionError(f"unexpected {kind} in the event log")
     assert found == set(recorded)
@@ -86,8 +98,11 @@ def test_event_anomalies_are_in_the_log_at_the_recorded_line(world):
 
 def test_processor_and_bank_anomalies_are_where_truth_says(world):
     known_refs = {e["processor_ref"] for _, _, _, e in _log(world) if "processor_ref" in e}
-    captured_on = {e["processor_ref"]: datetime.fromisoformat(e["occurred_at"]).astimezone(UTC).date()
-                   for _, _, _, e in _log(world) if e.get("type") == "payment.captured"}
+    captured_on = {
+        e["processor_ref"]: datetime.fromisoformat(e["occurred_at"]).astimezone(UTC).date()
+        for _, _, _, e in _log(world)
+        if e.get("type") == "payment.captured"
+    }
     payouts = {p["payout_ref"]: p for p in world.table("payouts")}
     leg2 = {r["entry_ref"]: r for r in world.table("leg2_payout_bank")}
     paid_refs = {r["payout_ref"] for r in leg2.values()}
@@ -104,7 +119,9 @@ def test_processor_and_bank_anomalies_are_where_truth_says(world):
         elif kind == "payout_missing_at_bank":
             assert payouts[a["reference"]]["bank_fate"] == "missing"
             assert a["reference"] not in paid_refs
-            assert a["reference"] in _line(world, rel, int(a["line"])) or a["reference"].split(":")[1] in _line(world, rel, int(a["line"]))
+            assert a["reference"] in _line(world, rel, int(a["line"])) or a["reference"].split(":")[
+                1
+            ] in _line(world, rel, int(a["line"]))
         elif kind == "bank_amount_off_by_fee":
             match = leg2[a["reference"]]
             assert int(match["bank_amount_minor"]) < int(match["payout_amount_minor"])
@@ -115,21 +132,29 @@ def test_processor_and_bank_anomalies_are_where_truth_says(world):
         elif kind == "malformed_row" and not rel.startswith("events/"):
             text = _line(world, rel, int(a["line"]))
             variant = a["detail"].split(":")[0]
-            markers = {"bad_date": "-32 25:61:00", "unknown_currency": "zzz",
-                       "broken_quoting": '"unterminated'}
+            markers = {
+                "bad_date": "-32 25:61:00",
+                "unknown_currency": "zzz",
+                "broken_quoting": '"unterminated',
+            }
             if variant in markers:
                 assert markers[variant] in text.lower()
             else:
                 assert variant == "too_many_decimals" and any(
-                    len(f.strip('"').split(".")[-1]) > 2 for f in text.split(",") if "." in f
-                    and f.strip('"').replace(".", "").lstrip("-").isdigit())
+                    len(f.strip('"').split(".")[-1]) > 2
+                    for f in text.split(",")
+                    if "." in f and f.strip('"').replace(".", "").lstrip("-").isdigit()
+                )
             if variant == "broken_quoting":
                 assert int(a["line"]) == len((world.inbox / rel).read_text().splitlines())
 
 
 def test_leg1_rows_point_at_settlement_lines_of_logged_payments(world):
-    payments = {(e["payment_id"], e["processor_ref"]) for _, _, _, e in _log(world)
-                if e.get("type") == "payment.captured"}
+    payments = {
+        (e["payment_id"], e["processor_ref"])
+        for _, _, _, e in _log(world)
+        if e.get("type") == "payment.captured"
+    }
     rows = world.table("leg1_ledger_processor")
     assert rows
     for r in rows:
@@ -139,7 +164,11 @@ def test_leg1_rows_point_at_settlement_lines_of_logged_payments(world):
 
 
 def test_leg2_covers_every_payout_that_reached_the_bank_exactly_once(world):
-    arrived = {p["payout_ref"]: p for p in world.table("payouts") if p["bank_fate"] in ("arrived", "off_by_fee")}
+    arrived = {
+        p["payout_ref"]: p
+        for p in world.table("payouts")
+        if p["bank_fate"] in ("arrived", "off_by_fee")
+    }
     rows = world.table("leg2_payout_bank")
     assert sorted(r["payout_ref"] for r in rows) == sorted(arrived)
     for r in rows:
@@ -147,7 +176,11 @@ def test_leg2_covers_every_payout_that_reached_the_bank_exactly_once(world):
         text = (world.inbox / r["file"]).read_text(encoding="utf-8")
         assert r["entry_ref"] in text and r["bank_text"] in text
         if r["match_basis"] == "reference":
-            assert arrived[r["payout_ref"]]["bank_reference"] in r["bank_text"] or r["payout_ref"] in r["bank_text"] or r["payout_ref"].split(":")[0] in r["bank_text"]
+            assert (
+                arrived[r["payout_ref"]]["bank_reference"] in r["bank_text"]
+                or r["payout_ref"] in r["bank_text"]
+                or r["payout_ref"].split(":")[0] in r["bank_text"]
+            )
 
 
 def test_invoices_are_never_paid_beyond_their_amount_except_recorded_overpayments(world):
@@ -198,6 +231,9 @@ def test_settlement_control_totals_equal_the_sum_of_well_formed_stripe_lines(wor
             ccy = row["currency"].upper()
             for k, column in enumerate(("gross", "fee", "net")):
                 totals[ccy][k] += to_minor(row[column], ccy)
-    control = {c["currency"]: [c["gross_minor"], c["fee_minor"], c["net_minor"]]
-               for c in world.control()["settlement"] if c["processor"] == "stripe"}
+    control = {
+        c["currency"]: [c["gross_minor"], c["fee_minor"], c["net_minor"]]
+        for c in world.control()["settlement"]
+        if c["processor"] == "stripe"
+    }
     assert control == dict(totals)
