@@ -294,10 +294,10 @@ def simulate_payments(world: World, day: date, count: int) -> int:
             )
         elif u < 0.09:
             refunds = ((randrange(DAY // 2, 6 * DAY), capture),)
-        elif rand() < 0.015:
+        elif rand() < 0.02:
             r = rand()
             result = "won" if r < 0.5 else "lost" if r < 0.9 else "pending"
-            dispute = (randrange(2 * DAY, 12 * DAY), result, randrange(3 * DAY, 10 * DAY))
+            dispute = (randrange(DAY // 2, 4 * DAY), result, randrange(DAY // 4, 3 * DAY))
         emit_card_payment(
             world,
             CardPayment(

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -45,3 +48,17 @@ def test_no_anomalies_when_every_rate_is_zero(tmp_path):
     assert summary.anomalies == {}
     header_only = (tmp_path / "truth" / "anomalies.csv").read_text().splitlines()
     assert header_only == ["kind,reference,file,line,detail"]
+
+
+def test_output_does_not_depend_on_the_hash_seed(tmp_path):
+    script = (
+        "import sys; from datetime import date; from pathlib import Path;"
+        "from billing_pipeline.sample import generate_world;"
+        "generate_world(Path(sys.argv[1]), None, date(2026, 10, 9), date(2026, 10, 11), 20, 5)"
+    )
+    for hash_seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed, "TZ": f"Etc/GMT+{hash_seed}"}
+        subprocess.run(
+            [sys.executable, "-c", script, str(tmp_path / hash_seed / "inbox")], check=True, env=env
+        )
+    assert _digest_tree(tmp_path / "1") == _digest_tree(tmp_path / "2")
