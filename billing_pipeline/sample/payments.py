@@ -14,11 +14,11 @@ import random
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from billing_pipeline.sample.anomalies import MALFORMED_EVENT
 from billing_pipeline.sample.clock import DAY, EVENT_OFFSETS_MINUTES, day_start, utc_date
 from billing_pipeline.sample.config import CURRENCY_MIX, MINOR_PER_US_CENT
 from billing_pipeline.sample.context import World, customer_id
-from billing_pipeline.sample.events import malformed_event, payment_event, spool_event
+from billing_pipeline.sample.event_anomalies import inject_event_anomalies
+from billing_pipeline.sample.events import payment_event, spool_event
 from billing_pipeline.sample.settlement import make_fact, spool_fact
 
 _CURRENCIES = tuple(c for c, _ in CURRENCY_MIX)
@@ -70,7 +70,7 @@ def _lifecycle(p: CardPayment) -> list[tuple[int, str, int]]:
 
 def emit_card_payment(world: World, p: CardPayment) -> tuple[str, int | None]:
     """Spool one payment's events and settlement facts; (payment_id, capture instant)."""
-    ids, plan, end = world.ids, world.plan, world.end
+    ids = world.ids
     stripe = p.processor == "stripe"
     pid = ids.payment.next()
     ref = ids.stripe_charge.next() if stripe else ids.adyen_psp.next()
@@ -81,117 +81,19 @@ def emit_card_payment(world: World, p: CardPayment) -> tuple[str, int | None]:
     for k, (instant, kind, amount) in enumerate(lifecycle):
         offset = EVENT_OFFSETS_MINUTES[(p.offset + k) % len(EVENT_OFFSETS_MINUTES)]
         text = payment_event(
-            ids.event.next(),
-            kind,
-            instant,
-            offset,
-            pid,
-            cust,
-            p.invoice_id,
-            amount,
-            p.currency,
-            p.processor,
-            ref,
-        )
+            ids.event.next(), kind, instant, offset, pid, cust, p.invoice_id, amount, p.currency,
+            p.processor, ref,
+        )  # fmt: skip
         texts.append(text)
         spool_event(world, instant, kind, text)
 
     def event_like(kind: str, instant: int, amount: int) -> str:
         return payment_event(
-            ids.event.next(),
-            kind,
-            instant,
-            0,
-            pid,
-            cust,
-            p.invoice_id,
-            amount,
-            p.currency,
-            p.processor,
-            ref,
-        )
+            ids.event.next(), kind, instant, 0, pid, cust, p.invoice_id, amount, p.currency,
+            p.processor, ref,
+        )  # fmt: skip
 
-    last_instant, last_kind, _ = lifecycle[-1]
-    if p.outcome in ("failed", "voided"):
-        illegal_at = last_instant + 600 + p.created % 3000
-        if plan.hit("illegal_transition", utc_date(illegal_at) <= end):
-            kind = "payment.captured" if p.outcome == "failed" else "payment.refunded"
-            spool_event(
-                world,
-                illegal_at,
-                kind,
-                event_like(kind, illegal_at, p.amount),
-                "illegal",
-                "illegal_transition",
-                pid,
-                f"{kind} after {last_kind}",
-            )
-    pick = p.created % len(lifecycle)
-    first_at, first_kind, first_amount = lifecycle[pick]
-    first_day = utc_date(first_at)
-    if plan.hit("duplicate_event", first_day <= end):
-        copy_day = min(first_day + timedelta(days=plan.randint(0, 2)), end)
-        event_id = texts[pick][13:41]
-        spool_event(
-            world,
-            first_at,
-            first_kind,
-            texts[pick],
-            "duplicate",
-            "duplicate_event",
-            event_id,
-            f"same event_id and payload as the {first_kind} logged on {first_day}",
-            tail_day=copy_day,
-        )
-    pick = (pick + 1) % len(lifecycle)  # a different event than the duplicate's
-    first_at, first_kind, first_amount = lifecycle[pick]
-    first_day = utc_date(first_at)
-    if plan.hit("conflicting_event", first_day <= end):
-        copy_day = min(first_day + timedelta(days=plan.randint(0, 2)), end)
-        event_id = texts[pick][13:41]
-        changed = texts[pick].replace(
-            f'"amount_minor":{first_amount},', f'"amount_minor":{first_amount + 100},'
-        )
-        spool_event(
-            world,
-            first_at,
-            first_kind,
-            changed,
-            "conflict",
-            "conflicting_event",
-            event_id,
-            f"same event_id as the {first_kind} logged on {first_day}, "
-            f"amount_minor {first_amount + 100} instead of {first_amount}",
-            tail_day=copy_day,
-        )
-    if plan.hit(
-        "malformed_row",
-        p.created < day_start(end + timedelta(days=1)),
-        force_key="malformed_row:event",
-    ):
-        variant = plan.malformed_variant(MALFORMED_EVENT)
-        base = {
-            "type": "payment.created",
-            "payment_id": ids.payment.next(),
-            "customer_id": cust,
-            "invoice_id": None,
-            "amount_minor": p.amount,
-            "currency": p.currency,
-            "processor": p.processor,
-            "processor_ref": ref,
-        }
-        event_id = ids.event.next()
-        text, why = malformed_event(variant, event_id, p.created, base)
-        spool_event(
-            world,
-            p.created,
-            "payment.created",
-            text,
-            "malformed",
-            "malformed_row",
-            event_id,
-            f"{variant}: {why}",
-        )
+    inject_event_anomalies(world, p.outcome, p.created, pid, lifecycle, texts, event_like)
     if p.outcome != "captured":
         return pid, None
     _spool_settlement(world, p, pid, ref, intent, lifecycle)

@@ -18,43 +18,9 @@ from billing_pipeline.sample.anomalies import MALFORMED_CSV
 from billing_pipeline.sample.clock import day_start, utc_text
 from billing_pipeline.sample.context import World
 from billing_pipeline.sample.csvrows import bad_date, stripe_row, too_many_decimals
+from billing_pipeline.sample.layouts import PAYOUTS_HEADER, RECONCILIATION_HEADER
 from billing_pipeline.sample.payouts import arrival_day, send_payout
 from billing_pipeline.sample.settlement import Fact, make_fact
-
-RECONCILIATION_HEADER = (
-    "balance_transaction_id",
-    "created_utc",
-    "available_on_utc",
-    "currency",
-    "gross",
-    "fee",
-    "net",
-    "reporting_category",
-    "source_id",
-    "description",
-    "customer_facing_amount",
-    "customer_facing_currency",
-    "automatic_payout_id",
-    "automatic_payout_effective_at_utc",
-    "charge_id",
-    "payment_intent_id",
-    "payment_metadata[payment_id]",
-)
-PAYOUTS_HEADER = (
-    "payout_id",
-    "effective_at_utc",
-    "currency",
-    "gross",
-    "fee",
-    "net",
-    "reporting_category",
-    "balance_transaction_id",
-    "description",
-    "payout_expected_arrival_date",
-    "payout_status",
-    "trace_id",
-    "trace_id_status",
-)
 
 
 def _row(f: Fact, day_text: str, payout_id: str) -> list[str]:
