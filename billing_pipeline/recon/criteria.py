@@ -1,0 +1,117 @@
+"""Criteria compiled to DuckDB SQL: a join predicate and a JSON evidence entry per criterion.
+
+The left item is aliased `l`, the right item `r`. Field names were checked against the leg's
+known fields when the rules were loaded, so only literals need quoting here. Text compared
+with `contains` ignores case and all whitespace: bank statements re-wrap narrative lines
+(MT940 :86: at 65 characters, camt <Ustrd> blocks) and insert or drop spaces at the breaks.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from billing_pipeline.recon.rules import Criterion, Tolerance
+
+# Weekdays from the Monday 1900-01-01 up to (not including) `d`; the difference of two such
+# counts is a number of business days, in closed form (no calendar table, no loop).
+BUSINESS_DAY_MACROS = """
+create or replace temp macro recon_weekdays_before(d) as (
+    (datediff('day', date '1900-01-01', d) // 7) * 5
+    + least(datediff('day', date '1900-01-01', d) % 7, 5)
+);
+create or replace temp macro recon_business_days(a, b) as (
+    recon_weekdays_before(b + 1) - recon_weekdays_before(a + 1)
+);
+create or replace temp macro recon_norm(t) as (upper(regexp_replace(t, '\\s+', '', 'g')));
+"""
+
+
+def install_macros(conn: duckdb.DuckDBPyConnection) -> None:
+    """`recon_business_days(a, b)`: Monday-Friday days in (a, b], negative when b < a."""
+    conn.execute(BUSINESS_DAY_MACROS)
+
+
+def quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def operand(ref: str) -> str:
+    """`left.x` -> `l.x`, `right.x` -> `r.x`, `'text'` -> a SQL literal."""
+    if ref.startswith("'"):
+        return quote(ref[1:-1])
+    side, _, name = ref.partition(".")
+    return f"{'l' if side == 'left' else 'r'}.{name}"
+
+
+def _difference(field: str, value: str, tolerance: Tolerance) -> str:
+    if tolerance.business_days is not None:
+        return f"recon_business_days({value}, {field})"
+    if tolerance.days is not None:
+        return f"datediff('day', {value}, {field})"
+    return f"({field} - {value})"
+
+
+def _within(field: str, value: str, tolerance: Tolerance) -> str:
+    diff = _difference(field, value, tolerance)
+    if tolerance.percent is not None:
+        # Exact decimal arithmetic: |diff| * 100 <= percent * |reference|.
+        bound = f"{tolerance.percent} * abs({value})"
+        magnitude = f"abs({diff}) * 100"
+    else:
+        bound = str(next(v for v in (tolerance.minor, tolerance.days, tolerance.business_days)
+                         if v is not None))  # fmt: skip
+        magnitude = f"abs({diff})"
+    checks = [f"{magnitude} <= {bound}"]
+    if tolerance.direction == "after":
+        checks.append(f"{diff} >= 0")
+    elif tolerance.direction == "before":
+        checks.append(f"{diff} <= 0")
+    return "(" + " and ".join(checks) + ")"
+
+
+def _single(criterion: Criterion, value_ref: str) -> str:
+    field = operand(criterion.field)
+    value = operand(value_ref)
+    if criterion.operator == "equals":
+        return f"({field} = {value})"
+    if criterion.operator == "contains":
+        needle = f"recon_norm({value})"
+        return f"(length({needle}) > 0 and strpos(recon_norm({field}), {needle}) > 0)"
+    if criterion.operator == "regex":
+        pattern = quote(criterion.pattern or "")
+        return f"list_contains(regexp_extract_all({field}, {pattern}, 1), ({value})::varchar)"
+    assert criterion.tolerance is not None
+    return _within(field, value, criterion.tolerance)
+
+
+def predicate(criterion: Criterion) -> str:
+    """True when the criterion holds for any of its values; NULLs never hold."""
+    parts = [f"coalesce({_single(criterion, v)}, false)" for v in criterion.values]
+    return "(" + " or ".join(parts) + ")"
+
+
+def evidence(criterion: Criterion) -> str:
+    """JSON object: the criterion, the values compared, and the difference for tolerances."""
+    field = operand(criterion.field)
+    cases = " ".join(
+        f"when coalesce({_single(criterion, v)}, false) then ({operand(v)})::varchar"
+        for v in criterion.values
+    )
+    items = [
+        f"'criterion', {quote(criterion.describe())}",
+        f"'field_value', ({field})::varchar",
+        f"'matched_value', case {cases} end",
+    ]
+    if criterion.tolerance is not None:
+        first = operand(criterion.values[0])
+        diff = _difference(field, first, criterion.tolerance)
+        items.append(f"'difference', {diff}")
+    return f"json_object({', '.join(items)})"
+
+
+def rule_predicate(criteria: tuple[Criterion, ...]) -> str:
+    return " and ".join(predicate(c) for c in criteria)
+
+
+def rule_evidence(criteria: tuple[Criterion, ...]) -> str:
+    return "json_array(" + ", ".join(evidence(c) for c in criteria) + ")"

@@ -1,0 +1,74 @@
+"""Reconciliation's decisions as events for the ledger (`recon_out_decisions`).
+
+Every key is built from the matched items' own keys, so the same decision made on a later run
+date has the same idempotency key and the event store keeps it once. Payload fields are those
+`domain.posting` books: `amount_minor`, `currency`, `bank_account`, `applied_minor`,
+`overpaid_minor`, `holding_account`.
+"""
+
+from __future__ import annotations
+
+DECISIONS = """
+create or replace temp table recon_decisions_raw as
+with lp as (
+    select m.left_refs[1] as lkey, m.right_refs[1] as rkey
+    from recon_work_matches m where m.leg = 'ledger_processor' and len(m.left_refs) = 1
+        and len(m.right_refs) = 1
+),
+settled as (
+    select l.payment_id, l.processor, l.processor_ref, r.key as line_key, r.amount_minor,
+           r.currency, s.payout_ref,
+           greatest(l.occurred_at, r.settlement_date::timestamp at time zone 'UTC') as settled_at,
+           greatest(l.business_date, r.settlement_date) as settled_on
+    from lp join recon_left_ledger_processor l on l.key = lp.lkey
+    join recon_right_ledger_processor r on r.key = lp.rkey
+    join recon_settlement_lines s on s.key = r.key
+    where l.kind = 'charge'
+),
+pb as (
+    select p.key as payout_key, p.processor, p.payout_ref, p.amount_minor as payout_minor,
+           b.key as bank_key, b.account_id, b.amount_minor, b.currency, b.occurred_at,
+           b.business_date
+    from recon_work_matches m
+    join recon_left_processor_bank p on p.key = m.left_refs[1]
+    join recon_bank_lines b on b.key = m.right_refs[1]
+    where m.leg = 'processor_bank' and len(m.left_refs) = 1 and len(m.right_refs) = 1
+)
+select 'recon:payment_settled:' || payment_id || ':' || line_key as idempotency_key,
+       'payment.settled' as event_type, settled_at as occurred_at, settled_on as business_date,
+       'payment' as aggregate_type, payment_id as aggregate_id,
+       json_object('payment_id', payment_id, 'processor', processor,
+                   'processor_ref', processor_ref, 'settlement_line_key', line_key,
+                   'amount_minor', amount_minor, 'currency', currency)::varchar as payload
+from settled
+union all
+select 'recon:payment_reconciled:' || s.payment_id, 'payment.reconciled',
+       greatest(s.settled_at, pb.occurred_at), greatest(s.settled_on, pb.business_date),
+       'payment', s.payment_id,
+       json_object('payment_id', s.payment_id, 'payout_key', pb.payout_key,
+                   'bank_line_key', pb.bank_key)::varchar
+from settled s join pb on pb.processor = s.processor and pb.payout_ref = s.payout_ref
+union all
+select 'recon:payout_matched:' || payout_key || ':' || bank_key, 'recon.payout_matched',
+       occurred_at, business_date, 'payout', payout_ref,
+       json_object('bank_account', account_id, 'bank_line_key', bank_key,
+                   'payout_key', payout_key, 'payout_ref', payout_ref, 'processor', processor,
+                   'amount_minor', amount_minor, 'payout_amount_minor', payout_minor,
+                   'currency', currency)::varchar
+from pb
+union all
+select 'recon:cash_applied:' || a.credit_key || ':' || a.invoice_id, 'recon.cash_applied',
+       b.occurred_at, b.business_date, 'invoice', a.invoice_id,
+       json_object('bank_account', a.account_id, 'bank_line_key', a.credit_key,
+                   'invoice_id', a.invoice_id, 'amount_minor', a.applied_minor + a.overpaid_minor,
+                   'applied_minor', a.applied_minor, 'overpaid_minor', a.overpaid_minor,
+                   'currency', a.currency)::varchar
+from recon_allocations a join recon_bank_lines b on b.key = a.credit_key
+union all
+select 'recon:write_off:' || discrepancy_id, 'recon.write_off',
+       applied_at::timestamp at time zone 'UTC', applied_at, 'discrepancy', discrepancy_id,
+       json_object('discrepancy_id', discrepancy_id, 'holding_account', holding_account,
+                   'amount_minor', amount_minor, 'currency', currency, 'who', who,
+                   'note', note)::varchar
+from recon_write_offs
+"""

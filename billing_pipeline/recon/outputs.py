@@ -1,0 +1,341 @@
+"""From work tables to the `recon_out_<table>` temp tables a run writes.
+
+Resolutions are checked against the data here: an unknown discrepancy id, a ref that names no
+item, or a ref already matched becomes a `rejected` row of the log with its reason.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+from billing_pipeline.recon.decisions import DECISIONS
+from billing_pipeline.recon.matcher import execute
+from billing_pipeline.recon.resolutions import Resolution
+from billing_pipeline.recon.rules import RuleSet
+
+# Signed as the holding account's balance: > 0 money we expected and will not get.
+_WRITE_OFF_SIGN = {
+    "missing_in_bank": 1, "missing_in_processor": 1, "amount_mismatch": -1,
+    "fee_mismatch": -1, "fx_difference": -1, "missing_in_ledger": -1, "duplicate": -1,
+}  # fmt: skip
+
+
+def load_resolutions(conn, found: list[Resolution], as_of: date) -> None:
+    execute(
+        conn,
+        """
+        create or replace temp table recon_resolutions (
+            ord integer, file varchar, line bigint, discrepancy_id varchar, action varchar,
+            note varchar, who varchar, refs varchar[], problem varchar)
+        """,
+    )
+    if found:
+        conn.executemany(
+            "insert into recon_resolutions values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    i,
+                    r.file,
+                    r.line,
+                    r.discrepancy_id,
+                    r.action,
+                    r.note,
+                    r.who,
+                    list(r.refs),
+                    r.problem,
+                )
+                for i, r in enumerate(found)
+            ],
+        )
+    execute(
+        conn,
+        """
+        create or replace temp table recon_history as
+        select discrepancy_id, min(as_of) as detected_on, arg_max(leg, as_of) as leg,
+               max(as_of) as last_as_of
+        from recon_store.discrepancies where as_of < $as_of group by discrepancy_id
+        """,
+        {"as_of": as_of},
+    )
+
+
+def manual_matches(conn, as_of: date) -> None:
+    """Apply manual_match lines first, so the rules never reuse what a controller matched."""
+    rows = execute(
+        conn,
+        """
+        select r.ord, r.refs, h.leg from recon_resolutions r
+        left join recon_history h using (discrepancy_id)
+        where r.action = 'manual_match' and r.problem is null order by r.ord
+        """,
+    ).fetchall()
+    for ord_, refs, leg in rows:
+        problem = _manual_problem(conn, refs, leg)
+        if problem:
+            execute(conn, "update recon_resolutions set problem = ? where ord = ?", [problem, ord_])
+            continue
+        execute(
+            conn,
+            f"""
+            insert into recon_work_matches
+            select $leg, 'manual', 1, 'manual',
+                   list_sort(list_filter($refs, x -> x in (select key from recon_left_{leg}))),
+                   list_sort(list_filter($refs, x -> x in (select key from recon_right_{leg}))),
+                   json_object('resolution', r.file || ':' || r.line, 'who', r.who,
+                               'note', r.note)::varchar
+            from recon_resolutions r where r.ord = $ord
+            """,
+            {"leg": leg, "refs": refs, "ord": ord_},
+        )
+        execute(
+            conn,
+            "insert into recon_consumed select unnest($refs), $leg, 'manual', 'matched'",
+            {"refs": refs, "leg": leg},
+        )
+
+
+def _manual_problem(conn, refs: list[str], leg: str | None) -> str | None:
+    if leg is None:
+        return "unknown discrepancy id"
+    used = execute(
+        conn, "select list(key) from recon_consumed where list_contains($refs, key)", {"refs": refs}
+    ).fetchone()[0]
+    if used:
+        return f"refs already matched: {sorted(used)}"
+    sides = execute(
+        conn,
+        f"""
+        select count(*) filter (where key in (select key from recon_left_{leg})),
+               count(*) filter (where key in (select key from recon_right_{leg}))
+        from (select unnest($refs) as key)
+        """,
+        {"refs": refs},
+    ).fetchone()
+    if sides[0] + sides[1] != len(refs):
+        return f"some refs name no {leg} item as of this date"
+    if not sides[0] or not sides[1]:
+        return f"a manual match needs refs on both sides of {leg}"
+    return None
+
+
+def matches(conn, as_of: date, rules_version: str, run_id: str) -> None:
+    execute(
+        conn,
+        """
+        create or replace temp table recon_out_matches as
+        with sized as (
+            select m.*,
+                   (select sum(i.amount_minor) from recon_items i
+                    where list_contains(m.left_refs, i.key)) as amount_minor,
+                   (select min(i.currency) from recon_items i
+                    where list_contains(m.left_refs, i.key)) as currency,
+                   (select max(i.business_date) from recon_items i
+                    where list_contains(m.left_refs || m.right_refs, i.key)) as matched_on
+            from recon_work_matches m
+        )
+        select $as_of as as_of,
+               left(sha256(leg || '|' || rule_id || '|' || array_to_string(left_refs, ',')
+                           || '|' || array_to_string(right_refs, ',')), 16) as match_id,
+               leg, rule_id, rule_version, strategy, left_refs, right_refs, amount_minor,
+               currency, evidence, matched_on, $rules_version as rules_version, $run as run_id
+        from sized order by leg, match_id
+        """,
+        {"as_of": as_of, "rules_version": rules_version, "run": run_id},
+    )
+
+
+def discrepancies(conn, as_of: date, rules: RuleSet, run_id: str) -> None:
+    execute(
+        conn,
+        """
+        create or replace temp table recon_current as
+        select left(sha256(leg || '|' || type || '|' || reference), 16) as discrepancy_id, *
+        from recon_work_discrepancies
+        qualify row_number() over (partition by leg, type, reference order by detail) = 1
+        """,
+    )
+    # The last line about a discrepancy wins; a line about an unknown id is rejected.
+    execute(
+        conn,
+        """
+        update recon_resolutions set problem = 'unknown discrepancy id'
+        where problem is null and action != 'manual_match'
+          and discrepancy_id not in (select discrepancy_id from recon_current)
+          and discrepancy_id not in (select discrepancy_id from recon_history)
+        """,
+    )
+    execute(
+        conn,
+        """
+        create or replace temp table recon_effective as
+        select * from recon_resolutions where problem is null
+        qualify row_number() over (partition by discrepancy_id order by ord desc) = 1
+        """,
+    )
+    execute(
+        conn,
+        """
+        create or replace temp table recon_previous as
+        select d.* from recon_store.discrepancies d
+        join recon_history h on h.discrepancy_id = d.discrepancy_id and h.last_as_of = d.as_of
+        """,
+    )
+    execute(
+        conn,
+        """
+        create or replace temp table recon_out_discrepancies as
+        with merged as (
+            select c.discrepancy_id, c.leg, c.type, c.reference, c.amount_minor, c.currency,
+                   coalesce(h.detected_on, $as_of) as detected_on,
+                   case when c.window_open then 'pending' else 'open' end as base_status,
+                   c.candidates, c.detail, null::varchar as prior_resolution
+            from recon_current c left join recon_history h using (discrepancy_id)
+            union all
+            select p.discrepancy_id, p.leg, p.type, p.reference, p.amount_minor, p.currency,
+                   p.detected_on,
+                   case when p.status = 'written_off' then 'written_off' else 'resolved' end,
+                   p.candidates, p.detail,
+                   coalesce(p.resolution, 'auto: no longer detected')
+            from recon_previous p
+            where p.discrepancy_id not in (select discrepancy_id from recon_current)
+        )
+        select $as_of as as_of, m.discrepancy_id, m.leg, m.type, m.reference, m.amount_minor,
+               m.currency, m.detected_on, datediff('day', m.detected_on, $as_of)::integer
+                   as age_days,
+               case e.action when 'write_off' then 'written_off'
+                             when 'accept' then 'resolved' when 'manual_match' then 'resolved'
+                             else m.base_status end as status,
+               m.candidates, m.detail,
+               coalesce(e.action || ' by ' || e.who || coalesce(': ' || e.note, '')
+                            || ' (' || e.file || ':' || e.line || ')',
+                        m.prior_resolution) as resolution,
+               $rules_version as rules_version, $run as run_id
+        from merged m left join recon_effective e using (discrepancy_id)
+        order by m.leg, m.type, m.reference
+        """,
+        {"as_of": as_of, "rules_version": rules.version, "run": run_id},
+    )
+    _resolutions_log(conn, as_of, run_id)
+    _write_offs(conn, rules)
+
+
+def _resolutions_log(conn, as_of: date, run_id: str) -> None:
+    execute(
+        conn,
+        """
+        create or replace temp table recon_out_resolutions_log as
+        with first_applied as (
+            select file, line, min(as_of) as applied_at from recon_store.resolutions_log
+            where outcome = 'applied' and as_of < $as_of group by file, line
+        )
+        select $as_of as as_of, r.file, r.line, r.discrepancy_id, r.action, r.note, r.who,
+               r.refs, case when r.problem is null then 'applied' else 'rejected' end as outcome,
+               r.problem as reason, coalesce(f.applied_at, $as_of) as applied_at,
+               $run as run_id
+        from recon_resolutions r left join first_applied f using (file, line)
+        order by r.ord
+        """,
+        {"as_of": as_of, "run": run_id},
+    )
+
+
+def _write_offs(conn, rules: RuleSet) -> None:
+    rows = execute(
+        conn,
+        """
+        select d.discrepancy_id, d.leg, d.type, d.amount_minor, d.currency, d.detail,
+               e.who, e.note, l.applied_at
+        from recon_out_discrepancies d
+        join recon_effective e using (discrepancy_id)
+        join recon_out_resolutions_log l on l.file = e.file and l.line = e.line
+        where e.action = 'write_off' order by d.discrepancy_id
+        """,
+    ).fetchall()
+    execute(
+        conn,
+        """
+        create or replace temp table recon_write_offs (
+            discrepancy_id varchar, holding_account varchar, amount_minor bigint,
+            currency varchar, who varchar, note varchar, applied_at date)
+        """,
+    )
+    for ident, leg, kind, amount, currency, detail, who, note, applied_at in rows:
+        sign = _WRITE_OFF_SIGN.get(kind)
+        if sign is None or amount is None:
+            continue  # timing and ambiguous items carry no balance of their own
+        facts = json.loads(detail or "{}")
+        account = rules.holding_account(leg, kind).format_map(
+            {
+                "processor": facts.get("processor", "unknown"),
+                "bank_account": facts.get("bank_account", "unknown"),
+            }
+        )
+        execute(
+            conn,
+            "insert into recon_write_offs values (?, ?, ?, ?, ?, ?, ?)",
+            [ident, account, sign * amount, currency, who, note, applied_at],
+        )
+
+
+def decisions(conn, as_of: date, run_id: str) -> None:
+    execute(conn, DECISIONS)
+    execute(
+        conn,
+        """
+        create or replace temp table recon_out_decisions as
+        select $as_of as as_of, *, 'recon' as source, $run as run_id
+        from recon_decisions_raw order by idempotency_key
+        """,
+        {"as_of": as_of, "run": run_id},
+    )
+
+
+def metrics(conn, as_of: date, run_id: str) -> None:
+    execute(
+        conn,
+        """
+        create or replace temp table recon_out_metrics as
+        with lefts as (
+            select 'ledger_processor' as leg, key from recon_left_ledger_processor
+            union all select 'processor_bank', key from recon_left_processor_bank
+            union all select 'bank_invoice', key from recon_left_bank_invoice
+                where key not in (select key from recon_consumed where leg = 'processor_bank')
+        ),
+        rates as (
+            select l.leg, count(*) as items,
+                   count(c.key) as matched
+            from lefts l left join (select distinct key, leg from recon_consumed
+                                    where how = 'matched') c on c.key = l.key and c.leg = l.leg
+            group by l.leg
+        ),
+        open_items as (
+            select leg, type, currency, amount_minor,
+                   case when age_days = 0 then '0' when age_days <= 3 then '1-3'
+                        when age_days <= 7 then '4-7' when age_days <= 30 then '8-30'
+                        else '30+' end as age_bucket
+            from recon_out_discrepancies where status = 'open'
+        )
+        select $as_of as as_of, leg, 'items' as metric, null::varchar as type,
+               null::varchar as age_bucket, null::varchar as currency,
+               items::decimal(38, 4) as value from rates
+        union all select $as_of, leg, 'matched', null, null, null, matched from rates
+        union all select $as_of, leg, 'match_rate', null, null, null,
+               case when items = 0 then 1 else round(matched::decimal(38, 4) / items, 4) end
+               from rates
+        union all select $as_of, leg, 'open_count', type, age_bucket, currency, count(*)
+               from open_items group by all
+        union all select $as_of, leg, 'open_amount_minor', type, age_bucket, currency,
+               sum(amount_minor) from open_items group by all
+        """,
+        {"as_of": as_of},
+    )
+    execute(
+        conn,
+        """
+        create or replace temp table recon_out_metrics as
+        select *, $run as run_id from recon_out_metrics
+        order by leg, metric, type, age_bucket, currency
+        """,
+        {"run": run_id},
+    )

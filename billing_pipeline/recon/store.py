@@ -1,0 +1,61 @@
+"""The tables reconciliation writes (schema `recon_store`), one slice per run date.
+
+Each run replaces its own `as_of` slice (delete + insert in one transaction), so running the
+same date twice gives the same rows, and the slices of earlier dates are the history that
+keeps `detected_on` stable.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+
+DDL = """
+create schema if not exists recon_store;
+create table if not exists recon_store.matches (
+    as_of date not null, match_id varchar not null, leg varchar not null,
+    rule_id varchar not null, rule_version integer not null, strategy varchar not null,
+    left_refs varchar[] not null, right_refs varchar[] not null,
+    amount_minor bigint, currency varchar, evidence varchar not null, matched_on date,
+    rules_version varchar not null, run_id varchar not null);
+create table if not exists recon_store.discrepancies (
+    as_of date not null, discrepancy_id varchar not null, leg varchar not null,
+    type varchar not null, reference varchar not null, amount_minor bigint, currency varchar,
+    detected_on date not null, age_days integer not null, status varchar not null,
+    candidates varchar[] not null, detail varchar, resolution varchar,
+    rules_version varchar not null, run_id varchar not null);
+create table if not exists recon_store.decisions (
+    as_of date not null, idempotency_key varchar not null, event_type varchar not null,
+    occurred_at timestamptz not null, business_date date not null,
+    aggregate_type varchar not null, aggregate_id varchar, payload varchar not null,
+    source varchar not null, run_id varchar not null);
+create table if not exists recon_store.resolutions_log (
+    as_of date not null, file varchar not null, line bigint not null,
+    discrepancy_id varchar, action varchar, note varchar, who varchar, refs varchar[],
+    outcome varchar not null, reason varchar, applied_at date not null, run_id varchar not null);
+create table if not exists recon_store.metrics (
+    as_of date not null, leg varchar not null, metric varchar not null,
+    type varchar, age_bucket varchar, currency varchar, value decimal(38, 4) not null,
+    run_id varchar not null);
+"""
+
+TABLES = ("matches", "discrepancies", "decisions", "resolutions_log", "metrics")
+
+
+def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
+    conn.execute(DDL)
+
+
+def write_slice(conn: duckdb.DuckDBPyConnection, as_of: date) -> None:
+    """Replace the `as_of` slice of every table with the run's `recon_out_<table>` temp tables."""
+    ensure_tables(conn)
+    conn.execute("begin transaction")
+    try:
+        for table in TABLES:
+            conn.execute(f"delete from recon_store.{table} where as_of = ?", [as_of])
+            conn.execute(f"insert into recon_store.{table} by name select * from recon_out_{table}")
+        conn.execute("commit")
+    except BaseException:
+        conn.execute("rollback")
+        raise
