@@ -30,7 +30,7 @@ class AnomalyPlan:
             and payments_per_day >= MIN_FORCED_PAYMENTS_PER_DAY
         )
         self.decided: Counter[str] = Counter()
-        self._malformed_turn = 0
+        self._malformed_turn: Counter[tuple[str, ...]] = Counter()
 
     def hit(self, kind: str, eligible: bool = True, force_key: str | None = None) -> bool:
         """Inject `kind` here? `force_key` forces one per sub-place (e.g. CSV vs event log)."""
@@ -48,8 +48,8 @@ class AnomalyPlan:
 
     def malformed_variant(self, variants: tuple[str, ...]) -> str:
         """Rotate through the malformation variants so a few hits already show each one."""
-        variant = variants[self._malformed_turn % len(variants)]
-        self._malformed_turn += 1
+        variant = variants[self._malformed_turn[variants] % len(variants)]
+        self._malformed_turn[variants] += 1
         return variant
 
     def uniform(self, low: float, high: float) -> float:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from billing_pipeline.sample import DEFAULT_WORLD, WorldSummary, generate_world
+from billing_pipeline.sample import DEFAULT_WORLD, AnomalyRates, WorldSummary, generate_world
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,20 @@ def default_world(tmp_path_factory) -> Generated:
     return Generated(root / "inbox", root / "truth", summary)
 
 
-@pytest.fixture(params=["small_world", "default_world"])
+@pytest.fixture(scope="session")
+def noisy_world(tmp_path_factory) -> Generated:
+    """Many anomalies of every kind, so that each variant shows up in a small world."""
+    root = tmp_path_factory.mktemp("noisy")
+    rates = AnomalyRates(
+        payout_missing_at_bank=0.2, bank_amount_off_by_fee=0.2, duplicate_event=0.05,
+        conflicting_event=0.05, illegal_transition=0.3, orphan_settlement_line=0.02,
+        late_settlement=0.05, malformed_row=0.06, file_delivered_twice=0.2,
+    )  # fmt: skip
+    summary = generate_world(root / "inbox", None, date(2026, 10, 1), date(2026, 10, 7), 60, 23,
+                             anomaly_rates=rates)  # fmt: skip
+    return Generated(root / "inbox", root / "truth", summary)
+
+
+@pytest.fixture(params=["small_world", "default_world", "noisy_world"])
 def world(request) -> Generated:
     return request.getfixturevalue(request.param)

@@ -43,6 +43,18 @@ def test_the_default_world_shows_every_anomaly_kind(default_world):
     assert "events" in sources and sources & {"stripe", "adyen"}
 
 
+def test_a_noisy_world_shows_every_malformation_variant(noisy_world):
+    variants = {
+        (a["file"].split("/")[0] == "events", a["detail"].split(":")[0])
+        for a in noisy_world.table("anomalies")
+        if a["kind"] == "malformed_row"
+    }
+    csv_variants = {"bad_date", "unknown_currency", "broken_quoting", "too_many_decimals"}
+    event_variants = {"bad_date", "unknown_currency", "broken_json", "too_many_decimals"}
+    assert {v for is_event, v in variants if not is_event} == csv_variants
+    assert {v for is_event, v in variants if is_event} == event_variants
+
+
 def test_event_anomalies_are_in_the_log_at_the_recorded_line(world):
     earlier: dict[str, str] = {}
     history: dict[str, list[str]] = defaultdict(list)
