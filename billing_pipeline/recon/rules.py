@@ -31,11 +31,11 @@ LEG_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
         frozenset({"processor", "payout_ref", "bank_reference", "batch_number", "amount_minor",
                    "currency", "business_date", "expected_date"}),
         frozenset({"account_id", "amount_minor", "currency", "business_date", "value_date",
-                   "remittance_info", "counterparty", "end_to_end_ref", "entry_ref"}),
+                   "remittance_info", "counterparty", "narrative", "end_to_end_ref", "entry_ref"}),
     ),
     "bank_invoice": (
         frozenset({"account_id", "amount_minor", "currency", "business_date", "remittance_info",
-                   "counterparty", "end_to_end_ref", "entry_ref", "customer_id"}),
+                   "counterparty", "narrative", "end_to_end_ref", "entry_ref", "customer_id"}),
         frozenset({"invoice_id", "invoice_number", "invoice_digits", "customer_id",
                    "open_minor", "currency", "business_date", "due_date"}),
     ),

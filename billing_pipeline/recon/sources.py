@@ -106,6 +106,8 @@ select idempotency_key as key, payload->>'account_id' as account_id,
        (payload->>'amount_minor')::bigint as amount_minor, payload->>'currency' as currency,
        business_date, (payload->>'value_date')::date as value_date,
        payload->>'remittance_info' as remittance_info, payload->>'counterparty' as counterparty,
+       -- Where the payer's name is depends on the format (camt: a field; MT940/BAI2: the text).
+       concat_ws(' ', payload->>'counterparty', payload->>'remittance_info') as narrative,
        payload->>'end_to_end_ref' as end_to_end_ref, payload->>'entry_ref' as entry_ref,
        occurred_at
 from store.events
