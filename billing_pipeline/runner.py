@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date
 
 import dagster as dg
@@ -13,10 +14,15 @@ from billing_pipeline import settings
 
 def _instance() -> dg.DagsterInstance:
     # A persistent instance when DAGSTER_HOME is set (runs show in the UI), else ephemeral.
-    try:
+    if os.environ.get("DAGSTER_HOME"):
         return dg.DagsterInstance.get()
-    except dg.DagsterInvariantViolationError:
-        return dg.DagsterInstance.ephemeral()
+    return dg.DagsterInstance.ephemeral()
+
+
+# Step-level detail stays in the run's event log (the UI); the terminal gets warnings only.
+_QUIET = {
+    "loggers": {"console": {"config": {"log_level": os.environ.get("BILLING_LOG", "WARNING")}}}
+}
 
 
 def run_business_dates(days: list[date]) -> bool:
@@ -30,7 +36,10 @@ def run_business_dates(days: list[date]) -> bool:
         task = progress.add_task("business dates", total=len(days))
         for day in days:
             result = job.execute_in_process(
-                partition_key=day.isoformat(), instance=instance, raise_on_error=False
+                partition_key=day.isoformat(),
+                instance=instance,
+                raise_on_error=False,
+                run_config=_QUIET,
             )
             if not result.success:
                 all_ok = False

@@ -1,7 +1,5 @@
 """One multi-asset per inbox source: land that day's files into raw.* tables."""
 
-from __future__ import annotations
-
 from datetime import UTC, date, datetime
 
 import dagster as dg

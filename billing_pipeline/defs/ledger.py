@@ -1,7 +1,5 @@
 """The event store and the ledger projection (states, histories, journal) with their audits."""
 
-from __future__ import annotations
-
 from datetime import UTC, date, datetime
 
 import dagster as dg

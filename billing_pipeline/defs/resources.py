@@ -1,3 +1,7 @@
+import shutil
+import sys
+from pathlib import Path
+
 from dagster_dbt import DbtCliResource, DbtProject
 from dagster_duckdb import DuckDBResource
 
@@ -16,8 +20,14 @@ dbt_project = DbtProject(
 dbt_project.prepare_if_dev()
 
 
+def dbt_executable() -> str:
+    """The dbt installed beside this Python (the venv's), even when the venv is not active."""
+    beside = Path(sys.executable).parent / "dbt"
+    return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
+
+
 def build_resources() -> dict:
     return {
         "duckdb": DuckDBResource(database=str(settings.warehouse_path())),
-        "dbt": DbtCliResource(project_dir=dbt_project),
+        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
     }

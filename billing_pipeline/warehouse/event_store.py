@@ -114,6 +114,9 @@ class AppendReport:
 
 
 def ensure_store(conn: duckdb.DuckDBPyConnection) -> None:
+    from billing_pipeline.warehouse.tables import use_utc
+
+    use_utc(conn)
     conn.execute(STORE_DDL)
 
 

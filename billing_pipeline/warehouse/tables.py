@@ -88,6 +88,14 @@ create table if not exists ingest.quarantine (
 """
 
 
+def use_utc(conn: duckdb.DuckDBPyConnection) -> None:
+    """Read instants back in UTC whatever the machine's zone (results must not depend on TZ).
+
+    Set after connecting: DuckDB loads its time-zone support lazily, so it cannot be part of
+    the connection config."""
+    conn.execute("set TimeZone = 'UTC'")
+
+
 # source family (inbox folder) -> the canonical frames its files produce
 SOURCE_FRAMES: dict[str, tuple[str, ...]] = {
     "stripe": ("settlement_lines", "payouts"),
@@ -107,6 +115,7 @@ def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
     """Create every table the pipeline writes, if missing. Safe to call on every run."""
     from billing_pipeline.warehouse.ledger import ensure_ledger  # the ledger builds on these
 
+    use_utc(conn)
     conn.execute(OPS_DDL)
     ensure_ledger(conn)
     for source, frames in SOURCE_FRAMES.items():
