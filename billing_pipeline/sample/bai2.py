@@ -23,7 +23,17 @@ _TYPES = {
     "supplier": "495",
     "bank_fee": "698",
 }
+# When an entry's sign disagrees with its kind (a negative payout): generic credit/debit codes.
+_ANY_CREDIT, _ANY_DEBIT = "108", "699"
+_CREDIT_CODES = {"165", "195", "354", "108"}
 RECEIVER = "BILLINGCO"
+
+
+def _type_code(e: Entry) -> str:
+    code = _TYPES[e.kind]
+    if (code in _CREDIT_CODES) != (e.amount >= 0):
+        return _ANY_CREDIT if e.amount >= 0 else _ANY_DEBIT
+    return code
 
 
 def render_bai2(
@@ -45,7 +55,7 @@ def render_bai2(
     for e in entries:
         on_entry(e, line)
         text = e.text.replace("/", " ")
-        out.write(f"16,{_TYPES[e.kind]},{abs(e.amount)},0,{e.entry_ref},{e.end_to_end},{text}\n")
+        out.write(f"16,{_type_code(e)},{abs(e.amount)},0,{e.entry_ref},{e.end_to_end},{text}\n")
         out.write(f"88,PARTY:={e.counterparty}\n")
         line += 2
         account_total += abs(e.amount)

@@ -33,8 +33,8 @@ def send_payout(
     """Spool the bank side of a payout and record the payout in truth."""
     plan, rng = world.plan, world.rng
     account = BANK_BY_CURRENCY[currency]
-    arrives = arrival <= world.end
-    fate = "arrived" if arrives else "after_end"
+    arrives = arrival <= world.end and amount != 0
+    fate = "arrived" if arrives else "after_end" if amount else "nothing_to_pay"
     if plan.hit("payout_missing_at_bank", arrives and amount > 0):
         fate = "missing"
         world.truth.anomaly(
