@@ -34,8 +34,10 @@ def reset_work(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(WORK_DDL)
 
 
-def execute(conn: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None):
+def execute(conn: duckdb.DuckDBPyConnection, sql: str, params: dict | list | None = None):
     """DuckDB refuses named parameters a statement does not use: pass only the used ones."""
+    if isinstance(params, list):
+        return conn.execute(sql, params)
     used = {k: v for k, v in (params or {}).items() if f"${k}" in sql}
     return conn.execute(sql, used or None)
 
