@@ -13,6 +13,8 @@ from billing_pipeline.defs.resources import DUCKDB_POOL, dbt_project
     manifest=dbt_project.manifest_path,
     project=dbt_project,
     partitions_def=daily_partitions,
+    # Like every other asset, one business date per run: partitions stay independent.
+    backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=1),
     pool=DUCKDB_POOL,
 )
 def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):

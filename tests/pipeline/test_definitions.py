@@ -1,0 +1,55 @@
+"""The one Definitions object loads, and everything in it resolves."""
+
+from datetime import datetime
+
+import dagster as dg
+
+from billing_pipeline.definitions import defs
+
+
+def test_every_asset_check_job_and_schedule_resolves():
+    graph = defs.resolve_asset_graph()
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    expected = {
+        "stripe/settlement_lines",
+        "adyen/payouts",
+        "bank/bank_lines",
+        "events/billing_events",
+        "rates/rates",
+        "store/events",
+        "ledger_store/journal_lines",
+        "ledger/journal_lines",
+        "ledger/trial_balance",
+        "payments/payment_states",
+        "ops/quarantine",
+        "analytics",
+    }
+    assert expected <= keys
+    job = defs.resolve_job_def("daily_job")
+    assert job.partitions_def is not None
+    schedule = defs.resolve_schedule_def("daily_job_schedule")
+    assert schedule.job_name == "daily_job"
+    checks = {key.name for key in graph.asset_check_keys}
+    assert {
+        "nothing_lost",
+        "hash_chain_verifies",
+        "entries_balance",
+        "trial_balance_balances",
+    } <= checks
+
+
+def test_every_duckdb_writer_is_in_the_single_writer_pool():
+    graph = defs.resolve_asset_graph()
+    pools = {
+        node.key.to_user_string(): node.pools
+        for node in graph.asset_nodes
+        if node.is_materializable and not node.is_external
+    }
+    assert pools and all(p == {"duckdb"} for p in pools.values()), pools
+
+
+def test_the_schedule_asks_for_yesterdays_partition():
+    schedule = defs.resolve_schedule_def("daily_job_schedule")
+    context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 10, 10, 6, 0))
+    requests = list(schedule.evaluate_tick(context).run_requests or [])
+    assert [r.partition_key for r in requests] == ["2026-10-09"]
