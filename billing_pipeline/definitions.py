@@ -5,12 +5,13 @@ import dagster as dg
 from billing_pipeline.defs.ingest import ingest_assets
 from billing_pipeline.defs.ledger import event_store, ledger
 from billing_pipeline.defs.publish import analytics
+from billing_pipeline.defs.reconciliation import reconciliation
 from billing_pipeline.defs.resources import build_resources
 from billing_pipeline.defs.schedules import daily_job, daily_schedule
 from billing_pipeline.defs.transform import dbt_models
 
 defs = dg.Definitions(
-    assets=[*ingest_assets, event_store, ledger, dbt_models, analytics],
+    assets=[*ingest_assets, event_store, reconciliation, ledger, dbt_models, analytics],
     jobs=[daily_job],
     schedules=[daily_schedule],
     resources=build_resources(),

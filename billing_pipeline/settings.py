@@ -54,3 +54,12 @@ def export_for_subprocesses() -> None:
 def rounding_rule() -> str:
     """The one named rounding rule for conversions (half_even unless configured)."""
     return os.environ.get("BILLING_ROUNDING", "half_even")
+
+
+def recon_rules_path() -> Path:
+    return Path(os.environ.get("BILLING_RECON_RULES", REPO_ROOT / "config" / "recon_rules.yml"))
+
+
+def resolutions_dir() -> Path:
+    """Controllers' resolution files (CSV or YAML), applied by every run and by `resolve`."""
+    return Path(os.environ.get("BILLING_RESOLUTIONS", REPO_ROOT / "data" / "resolutions"))

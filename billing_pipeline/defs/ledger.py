@@ -15,6 +15,7 @@ from billing_pipeline.warehouse.event_store import append_partition, chain_viola
 from billing_pipeline.warehouse.ledger import journal_rebuilds_identically, rebuild_ledger
 
 EVENTS = dg.AssetKey(["store", "events"])
+DECISIONS = dg.AssetKey(["recon_store", "decisions"])
 JOURNAL = dg.AssetKey(["ledger_store", "journal_lines"])
 
 
@@ -79,7 +80,8 @@ _LEDGER_CHECKS = {
     specs=[
         dg.AssetSpec(
             ["ledger_store", table],
-            deps=[EVENTS],
+            # Reconciliation's decisions are events too: the ledger folds them in.
+            deps=[EVENTS, DECISIONS],
             group_name="ledger",
             kinds={"duckdb", "polars"},
             description=description,

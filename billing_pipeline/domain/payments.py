@@ -16,7 +16,9 @@ anything the table does not list is rejected with a reason while the payment kee
   refunded total reaches the captured total, else to `partially_refunded`.
 - A dispute opens from the same four states; a won dispute returns to the state before it,
   a lost one ends in `charged_back`.
-- `failed`, `voided`, `refunded` and `charged_back` are terminal.
+- `failed` and `voided` are terminal. `refunded` and `charged_back` take no further state,
+  but a settlement or bank match arriving after a refund or dispute is acknowledged as a
+  self-loop (the processor still settles the charge; the payout still reaches the bank).
 
 Amount guards: amounts are positive ints; captures never exceed a known authorized amount,
 refunds never exceed captured, a dispute never exceeds captured - refunded; an event's currency
@@ -71,6 +73,8 @@ class Transition(NamedTuple):
 
 
 _REFUNDABLE = ("captured", "settled", "reconciled", "partially_refunded")
+_SETTLED_LATE = ("refunded", "disputed", "charged_back")
+_RECONCILED_LATE = ("partially_refunded", "refunded", "disputed", "charged_back")
 _PARTIAL = "refunded total < captured total"
 _FULL = "refunded total == captured total"
 
@@ -97,6 +101,17 @@ TRANSITIONS: tuple[Transition, ...] = (
         for state in _REFUNDABLE
     ),
     Transition("disputed", "payment.dispute_lost", "charged_back", ""),
+    # Money keeps moving after a refund or dispute: the processor still settles the charge and
+    # the bank still receives the payout. Those facts are acknowledged, and the state keeps
+    # the more telling refund or dispute outcome (a self-loop, like a partial capture).
+    *(
+        Transition(state, "payment.settled", state, "settlement after refund or dispute")
+        for state in _SETTLED_LATE
+    ),
+    *(
+        Transition(state, "payment.reconciled", state, "bank match after refund or dispute")
+        for state in _RECONCILED_LATE
+    ),
 )
 
 # (from_state, event_type) -> the states it may lead to; built once, read per event.

@@ -26,9 +26,11 @@ UTC_INSTANT = pl.Datetime("us", "UTC")
 # frame name -> ordered column -> dtype. Parsers must return exactly these columns.
 SETTLEMENT_LINES: dict[str, pl.DataType] = {
     "processor": pl.Utf8,  # stripe | adyen
-    "line_ref": pl.Utf8,  # unique id of the line at the processor (balance txn id / modification ref)
+    # unique id of the line at the processor (balance txn id / modification ref)
+    "line_ref": pl.Utf8,
     "line_type": pl.Utf8,  # charge | refund | chargeback | chargeback_reversal | fee | adjustment
-    "processor_ref": pl.Utf8,  # charge/payment reference the billing events carry (nullable for fees)
+    # charge/payment reference the billing events carry (nullable for fees)
+    "processor_ref": pl.Utf8,
     "merchant_ref": pl.Utf8,  # our payment id when the processor echoes it (nullable)
     "payout_ref": pl.Utf8,  # the payout/batch this line is paid out in (nullable)
     "occurred_at": UTC_INSTANT,
@@ -57,13 +59,15 @@ BANK_LINES: dict[str, pl.DataType] = {
     "bank_format": pl.Utf8,  # camt053 | mt940 | bai2 | csv
     "account_id": pl.Utf8,  # IBAN or bank account number as the statement gives it
     "statement_id": pl.Utf8,
-    "entry_ref": pl.Utf8,  # bank's reference for the entry (AcctSvcrRef / :61: bank ref / BAI2 bank ref), nullable
+    # bank's reference for the entry (AcctSvcrRef / :61: bank ref / BAI2 bank ref), nullable
+    "entry_ref": pl.Utf8,
     "end_to_end_ref": pl.Utf8,  # nullable
     "booking_date": pl.Date,
     "value_date": pl.Date,  # nullable
     "currency": pl.Utf8,
     "amount": pl.Utf8,  # signed: credit positive, debit negative
-    "tx_code": pl.Utf8,  # bank transaction code (BAI2 type code, :61: type, camt domain/family), nullable
+    # bank transaction code (BAI2 type code, :61: type, camt domain/family), nullable
+    "tx_code": pl.Utf8,
     "counterparty": pl.Utf8,  # nullable
     "remittance_info": pl.Utf8,  # all narrative text of the entry joined with spaces, nullable
     "source_line": pl.Int64,
@@ -72,7 +76,8 @@ BANK_BALANCES: dict[str, pl.DataType] = {
     "bank_format": pl.Utf8,
     "account_id": pl.Utf8,
     "statement_id": pl.Utf8,
-    "balance_type": pl.Utf8,  # opening | closing | closing_available | interim_opening | interim_closing | forward_available
+    # opening | closing | closing_available | interim_opening | interim_closing | forward_available
+    "balance_type": pl.Utf8,
     "as_of_date": pl.Date,
     "currency": pl.Utf8,
     "amount": pl.Utf8,  # signed
@@ -90,7 +95,8 @@ BILLING_EVENTS: dict[str, pl.DataType] = {
     "processor": pl.Utf8,
     "processor_ref": pl.Utf8,
     "due_date": pl.Date,
-    "payload": pl.Utf8,  # the event as canonical JSON (sorted keys): the basis of conflict detection
+    # the event as canonical JSON (sorted keys): the basis of conflict detection
+    "payload": pl.Utf8,
     "source_line": pl.Int64,
 }
 RATES: dict[str, pl.DataType] = {

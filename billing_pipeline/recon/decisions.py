@@ -43,7 +43,9 @@ select 'recon:payment_settled:' || payment_id || ':' || line_key as idempotency_
 from settled
 union all
 select 'recon:payment_reconciled:' || s.payment_id, 'payment.reconciled',
-       greatest(s.settled_at, pb.occurred_at), greatest(s.settled_on, pb.business_date),
+       -- strictly after the settlement: equal instants would be ordered by event id
+       greatest(s.settled_at + interval 1 microsecond, pb.occurred_at),
+       greatest(s.settled_on, pb.business_date),
        'payment', s.payment_id,
        json_object('payment_id', s.payment_id, 'payout_key', pb.payout_key,
                    'bank_line_key', pb.bank_key)::varchar

@@ -82,7 +82,10 @@ where partition_date = $day
 union all
 select 'bank:' || account_id || ':' || bank_key,
        case when amount_minor >= 0 then 'bank.credit' else 'bank.debit' end,
-       timezone($tz, booking_date::timestamp), booking_date, 'bank_account', account_id,
+       -- A statement gives only the booking date: the line counts as booked at the end of
+       -- that day, after everything else that happened on it.
+       timezone($tz, booking_date::timestamp + interval 1 day - interval 1 microsecond),
+       booking_date, 'bank_account', account_id,
        to_json(struct_pack(bank_format, account_id, statement_id, entry_ref, end_to_end_ref,
            booking_date, value_date, currency, amount_minor, tx_code, counterparty,
            remittance_info))::varchar,
@@ -120,6 +123,14 @@ def ensure_store(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(STORE_DDL)
 
 
+_DECISIONS = """
+select idempotency_key, event_type, occurred_at, business_date, aggregate_type, aggregate_id,
+       payload, 'recon' as source, 'recon:' || as_of::varchar as file_id,
+       row_number() over (order by idempotency_key) as source_line
+from recon_store.decisions where as_of = $day
+"""
+
+
 def append_partition(
     conn: duckdb.DuckDBPyConnection,
     partition_date: date,
@@ -129,9 +140,26 @@ def append_partition(
 ) -> AppendReport:
     """Record the partition's staged rows as events. Rerunning it changes nothing."""
     ensure_store(conn)
+    params = {"tz": business_timezone, "day": partition_date}
+    return _in_transaction(conn, _CANDIDATES, params, partition_date, "staged", run_id, now)
+
+
+def append_decisions(
+    conn: duckdb.DuckDBPyConnection, as_of: date, run_id: str, now: datetime
+) -> AppendReport:
+    """Record reconciliation's decisions of `as_of` (recon_store.decisions) as events.
+
+    A decision is an event like any other: applied once per key. A later reconciliation that
+    reaches a different decision under the same key is reported as a conflict and the first
+    decision stands (a correction must be a new event, never an overwrite)."""
+    ensure_store(conn)
+    return _in_transaction(conn, _DECISIONS, {"day": as_of}, as_of, "recon", run_id, now)
+
+
+def _in_transaction(conn, sql, params, partition_date, scope, run_id, now) -> AppendReport:
     conn.execute("begin transaction")
     try:
-        report = _append(conn, partition_date, business_timezone, run_id, now)
+        report = _append(conn, sql, params, partition_date, scope, run_id, now)
         conn.execute("commit")
     except BaseException:
         conn.execute("rollback")
@@ -139,11 +167,15 @@ def append_partition(
     return report
 
 
-def _append(conn, partition_date, tz, run_id, now) -> AppendReport:
-    conn.execute("delete from store.event_receipts where partition_date = ?", [partition_date])
+def _append(conn, candidates_sql, params, partition_date, scope, run_id, now) -> AppendReport:
+    # Each scope (staged files, recon decisions) owns its receipts and conflicts of the day.
+    own = "source = 'recon'" if scope == "recon" else "source != 'recon'"
+    conn.execute(
+        f"delete from store.event_receipts where partition_date = ? and {own}", [partition_date]
+    )
     conn.execute(
         "delete from ingest.quarantine where partition_date = ? and stage = 'ledger' "
-        "and reason like 'conflicting payload%'",
+        f"and reason like 'conflicting payload%' and {own}",
         [partition_date],
     )
     conn.execute(
@@ -152,9 +184,9 @@ def _append(conn, partition_date, tz, run_id, now) -> AppendReport:
         select *, sha256(payload) as payload_hash,
                row_number() over (order by occurred_at, idempotency_key, file_id, source_line)
                    as arrival
-        from ({_CANDIDATES})
+        from ({candidates_sql})
         """,
-        {"tz": tz, "day": partition_date},
+        params,
     )
     # The stored event for each key, if any, and the first candidate of each new key.
     conn.execute(

@@ -84,15 +84,12 @@ left join (select file_id, min(path) as path from ingest.file_registry
 
 
 def build_facts(conn: duckdb.DuckDBPyConnection, folded: Folded) -> pl.DataFrame:
-    """One row per fact to post: accepted lifecycle events and every other source fact."""
+    """One row per fact to post: accepted lifecycle events and every other source fact.
+
+    FX facts (settlement conversions, realized and unrealized gains) come from `fx_facts`,
+    which needs the rates, so `post_and_convert` callers add them (see ledger.rebuild_ledger).
+    """
     facts = query_frame(conn, _FACT_SQL)
-    recon_amounts = query_frame(
-        conn,
-        "select idempotency_key as event_id, "
-        "try_cast(payload->>'applied_minor' as bigint) as recon_applied, "
-        "try_cast(payload->>'overpaid_minor' as bigint) as recon_overpaid "
-        "from store.events where event_type = 'recon.cash_applied'",
-    )
     effects = pl.DataFrame(
         [(k, -r, c) for k, (r, c) in folded.invoice_effects.items()],
         schema={"event_id": pl.Utf8, "receivable_down": pl.Int64, "credit_up": pl.Int64},
@@ -100,9 +97,7 @@ def build_facts(conn: duckdb.DuckDBPyConnection, folded: Folded) -> pl.DataFrame
     )
     accepted = pl.Series(sorted(folded.accepted_payment_events), dtype=pl.Utf8)
     invoice_accepted = pl.Series(sorted(folded.invoice_effects), dtype=pl.Utf8)
-    facts = facts.join(effects, on="event_id", how="left").join(
-        recon_amounts, on="event_id", how="left"
-    )
+    facts = facts.join(effects, on="event_id", how="left")
     is_payment = pl.col("fact_type").str.starts_with("payment.")
     is_invoice = pl.col("fact_type").str.starts_with("invoice.")
     facts = facts.filter(
@@ -118,24 +113,20 @@ def build_facts(conn: duckdb.DuckDBPyConnection, folded: Folded) -> pl.DataFrame
         .then(pl.col("receivable_down"))
         .otherwise(pl.col("amount_minor"))
     )
-    applied = (
-        pl.when(pl.col("fact_type") == "recon.cash_applied")
-        .then(pl.col("recon_applied"))
-        .when(pl.col("fact_type").is_in(["payment.captured", "invoice.credit_note_issued"]))
-        .then(receivable_down)
-    )
-    overpaid = (
-        pl.when(pl.col("fact_type") == "recon.cash_applied")
-        .then(pl.col("recon_overpaid").fill_null(0))
-        .when(pl.col("fact_type").is_in(["payment.captured", "invoice.credit_note_issued"]))
-        .then(pl.col("amount_minor") - receivable_down)
+    # How much of a payment or credit note reduced the receivable is the invoice fold's call
+    # (never negative receivables); the rest is customer credit. A payment whose application
+    # the fold refused (a void invoice) is all customer credit.
+    applying = ["payment.captured", "invoice.credit_note_issued", "recon.cash_applied"]
+    applied = pl.when(pl.col("fact_type").is_in(applying)).then(receivable_down)
+    overpaid = pl.when(pl.col("fact_type").is_in(applying)).then(
+        pl.col("amount_minor") - receivable_down
     )
     return facts.with_columns(
         fact_id=pl.col("event_id") + pl.col("suffix"),
         amount_minor=amount,
         applied_minor=applied,
         overpaid_minor=overpaid,
-    ).drop("receivable_down", "credit_up", "recon_applied", "recon_overpaid", "suffix")
+    ).drop("receivable_down", "credit_up", "suffix")
 
 
 def post_and_convert(

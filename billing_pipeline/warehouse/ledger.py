@@ -17,7 +17,7 @@ from billing_pipeline.domain.fx import RateBook, RateError, parse_override
 from billing_pipeline.domain.rounding import RoundingRule
 from billing_pipeline.warehouse.event_store import ensure_store
 from billing_pipeline.warehouse.journal import build_facts, post_and_convert
-from billing_pipeline.warehouse.lifecycles import fold_all
+from billing_pipeline.warehouse.lifecycles import InvoiceStep, fold_all
 
 LEDGER_DDL = """
 create schema if not exists ledger_store;
@@ -49,7 +49,11 @@ create table if not exists ledger_store.payment_history (
 );
 create table if not exists ledger_store.invoice_history (
     invoice_id varchar not null, from_state varchar, to_state varchar not null,
-    event_id varchar not null, occurred_at timestamptz not null
+    event_id varchar not null, event_type varchar not null, occurred_at timestamptz not null,
+    customer_id varchar, currency varchar not null, due_date date, amount_minor bigint,
+    amount_due_minor bigint not null, paid_minor bigint not null, credited_minor bigint not null,
+    written_off_minor bigint not null, customer_credit_minor bigint not null,
+    receivable_delta_minor bigint not null, customer_credit_delta_minor bigint not null
 );
 """
 
@@ -160,7 +164,7 @@ def _write(conn, folded, lines: pl.DataFrame, quarantine: pl.DataFrame, run_id, 
         "sent_at", "state_since",
     ]  # fmt: skip
     payment_history = ["payment_id", "from_state", "to_state", "event_id", "occurred_at"]
-    invoice_history = ["invoice_id", "from_state", "to_state", "event_id", "occurred_at"]
+    invoice_history = list(InvoiceStep._fields)
     _replace(conn, "ledger_store.payment_states", _frame(folded.payment_states, payment_columns))
     _replace(conn, "ledger_store.invoice_states", _frame(folded.invoice_states, invoice_columns))
     _replace(conn, "ledger_store.payment_history", _frame(folded.payment_history, payment_history))

@@ -9,6 +9,7 @@ invoice event the receivable and customer-credit amounts that posting needs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import duckdb
 
@@ -50,6 +51,29 @@ where event_type = 'recon.cash_applied'
 """
 
 
+class InvoiceStep(NamedTuple):
+    """One accepted invoice event and the invoice right after it: enough to age an invoice
+    as of any date without folding again."""
+
+    invoice_id: str
+    from_state: str | None
+    to_state: str
+    event_id: str
+    event_type: str
+    occurred_at: object
+    customer_id: str | None
+    currency: str
+    due_date: object
+    amount_minor: int
+    amount_due_minor: int
+    paid_minor: int
+    credited_minor: int
+    written_off_minor: int
+    customer_credit_minor: int
+    receivable_delta_minor: int
+    customer_credit_delta_minor: int
+
+
 @dataclass
 class Rejection:
     event_id: str | None
@@ -62,7 +86,7 @@ class Folded:
     payment_states: list[payments.PaymentAggregate] = field(default_factory=list)
     payment_history: list[payments.HistoryRow] = field(default_factory=list)
     invoice_states: list[invoices.InvoiceAggregate] = field(default_factory=list)
-    invoice_history: list[invoices.InvoiceHistoryRow] = field(default_factory=list)
+    invoice_history: list[InvoiceStep] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
     # event_id -> (receivable delta, customer credit delta) of every accepted invoice event,
     # card-payment applications keyed by the capture's event id.
@@ -149,9 +173,12 @@ def _fold_invoice(events: list[invoices.InvoiceEvent], folded: Folded) -> None:
             continue
         invoice = result.invoice
         folded.invoice_history.append(
-            invoices.InvoiceHistoryRow(
-                invoice.invoice_id, result.from_state, invoice.state, event.event_id,
-                event.occurred_at,
+            InvoiceStep(
+                invoice.invoice_id, result.from_state, invoice.state, event.event_id, event.type,
+                event.occurred_at, invoice.customer_id, invoice.currency, invoice.due_date,
+                invoice.amount_minor, invoice.amount_due_minor, invoice.paid_minor,
+                invoice.credited_minor, invoice.written_off_minor, invoice.customer_credit_minor,
+                result.receivable_delta_minor, result.customer_credit_delta_minor,
             )
         )  # fmt: skip
         folded.invoice_effects[event.event_id] = (

@@ -113,11 +113,14 @@ def staged_table(source: str, frame: str) -> str:
 
 def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
     """Create every table the pipeline writes, if missing. Safe to call on every run."""
-    from billing_pipeline.warehouse.ledger import ensure_ledger  # the ledger builds on these
+    # The later stages' tables too, so that dbt always finds its sources.
+    from billing_pipeline.recon.store import ensure_tables as ensure_recon
+    from billing_pipeline.warehouse.ledger import ensure_ledger
 
     use_utc(conn)
     conn.execute(OPS_DDL)
     ensure_ledger(conn)
+    ensure_recon(conn)
     for source, frames in SOURCE_FRAMES.items():
         for frame in frames:
             columns = {**LINEAGE_COLUMNS}

@@ -101,12 +101,17 @@ DOCUMENTED_TABLE = {
         for s in ("captured", "settled", "reconciled", "partially_refunded")
     ),
     ("disputed", "payment.dispute_lost", "charged_back"),
+    *((s, "payment.settled", s) for s in ("refunded", "disputed", "charged_back")),
+    *(
+        (s, "payment.reconciled", s)
+        for s in ("partially_refunded", "refunded", "disputed", "charged_back")
+    ),
 }
 
 
 def test_transition_table_is_the_documented_lifecycle_without_duplicates():
     rows = transition_table()
-    assert len(rows) == len(set(rows)) == 28
+    assert len(rows) == len(set(rows)) == 35
     assert set(rows) == DOCUMENTED_TABLE
 
 
