@@ -1,0 +1,151 @@
+"""Landing: every delivered file is registered once by its bytes, and no row is lost."""
+
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from billing_pipeline.warehouse.audits import nothing_lost_violations
+from billing_pipeline.warehouse.landing import land_partition
+
+DAY = date(2026, 10, 5)
+NOW = datetime(2026, 10, 6, 6, 0, tzinfo=UTC)
+
+
+def _event(event_id: str, amount: int = 1000) -> str:
+    return json.dumps(
+        {
+            "event_id": event_id,
+            "type": "invoice.created",
+            "occurred_at": "2026-10-05T10:00:00+02:00",
+            "invoice_id": "inv_1",
+            "customer_id": "cus_1",
+            "amount_minor": amount,
+            "currency": "EUR",
+            "due_date": "2026-11-04",
+        }
+    )
+
+
+def _deliver(inbox: Path, source: str, name: str, content: str | bytes, day: date = DAY) -> None:
+    folder = inbox / source / day.isoformat()
+    folder.mkdir(parents=True, exist_ok=True)
+    data = content.encode() if isinstance(content, str) else content
+    (folder / name).write_bytes(data)
+
+
+@pytest.fixture
+def conn():
+    connection = duckdb.connect()
+    yield connection
+    connection.close()
+
+
+def _registry(conn) -> list[tuple]:
+    return conn.execute(
+        "select path, status, path_version, rows_read, rows_staged, rows_quarantined "
+        "from ingest.file_registry order by path, path_version"
+    ).fetchall()
+
+
+def test_the_same_bytes_under_another_name_land_once(conn, tmp_path):
+    body = "\n".join([_event("evt_1"), _event("evt_2")]) + "\n"
+    _deliver(tmp_path, "events", "a.jsonl", body)
+    _deliver(tmp_path, "events", "b-copy.jsonl", body)
+
+    report = land_partition(conn, tmp_path, "events", DAY, "run1", NOW)
+
+    assert [(f.path.split("/")[-1], f.status) for f in report.files] == [
+        ("a.jsonl", "landed"),
+        ("b-copy.jsonl", "duplicate"),
+    ]
+    assert conn.execute("select count(*) from raw.billing_events").fetchone() == (2,)
+
+
+def test_the_same_bytes_delivered_on_a_later_day_land_once(conn, tmp_path):
+    body = _event("evt_1") + "\n"
+    _deliver(tmp_path, "events", "e.jsonl", body, DAY)
+    _deliver(tmp_path, "events", "e.jsonl", body, date(2026, 10, 6))
+    land_partition(conn, tmp_path, "events", DAY, "run1", NOW)
+    later = land_partition(conn, tmp_path, "events", date(2026, 10, 6), "run2", NOW)
+    assert later.files[0].status == "duplicate"
+    assert conn.execute("select count(*) from raw.billing_events").fetchone() == (1,)
+
+
+def test_a_changed_file_under_a_known_name_is_a_new_version_and_the_old_one_is_kept(conn, tmp_path):
+    _deliver(tmp_path, "events", "e.jsonl", _event("evt_1") + "\n")
+    land_partition(conn, tmp_path, "events", DAY, "run1", NOW)
+    _deliver(tmp_path, "events", "e.jsonl", _event("evt_1") + "\n" + _event("evt_2") + "\n")
+
+    land_partition(conn, tmp_path, "events", DAY, "run2", NOW)
+
+    registry = _registry(conn)
+    assert [(status, version) for _, status, version, *_ in registry] == [
+        ("superseded", 1),
+        ("landed", 2),
+    ]
+    staged = conn.execute("select event_id from raw.billing_events order by 1").fetchall()
+    assert staged == [("evt_1",), ("evt_2",)]  # the new version's rows, not both merged
+
+
+def test_rerunning_a_partition_gives_the_same_tables(conn, tmp_path):
+    _deliver(tmp_path, "events", "e.jsonl", _event("evt_1") + "\nnot json\n" + _event("evt_2"))
+    land_partition(conn, tmp_path, "events", DAY, "run1", NOW)
+    first = (_registry(conn), conn.execute("select * from raw.billing_events").fetchall())
+    land_partition(conn, tmp_path, "events", DAY, "run2", NOW)
+    second = (_registry(conn), conn.execute("select * from raw.billing_events").fetchall())
+    assert first == second
+    assert conn.execute("select count(*) from ingest.quarantine").fetchone() == (1,)
+
+
+def test_an_unreadable_file_is_quarantined_whole_and_the_others_still_land(conn, tmp_path):
+    _deliver(tmp_path, "bank", "broken.xml", b"<?xml version='1.0'?><Document><BkToCstmrStmt>")
+    _deliver(
+        tmp_path,
+        "bank",
+        "statement.csv",
+        "account_id,booking_date,value_date,amount,currency,reference,description,counterparty\n"
+        "DE89370400440532013000,2026-10-05,2026-10-05,12.50,EUR,REF1,rent,ACME\n",
+    )
+    report = land_partition(conn, tmp_path, "bank", DAY, "run1", NOW)
+
+    outcomes = {f.path.split("/")[-1]: f.status for f in report.files}
+    assert outcomes == {"broken.xml": "unreadable", "statement.csv": "landed"}
+    reason = conn.execute(
+        "select reason from ingest.quarantine where path like '%broken.xml'"
+    ).fetchone()[0]
+    assert reason.startswith("unreadable file")
+    assert conn.execute("select amount_minor from raw.bank_lines").fetchall() == [(1250,)]
+    assert nothing_lost_violations(conn, "bank", DAY) == []
+
+
+def test_bad_rows_are_quarantined_with_file_line_and_reason(conn, tmp_path):
+    header = "account_id,booking_date,value_date,amount,currency,reference,description,counterparty"
+    rows = [
+        "DE89370400440532013000,2026-10-05,2026-10-05,12.50,EUR,R1,ok,A",
+        "DE89370400440532013000,2026-10-05,2026-10-05,1.005,EUR,R2,too many decimals,A",
+        "DE89370400440532013000,2026-13-05,2026-10-05,3.00,EUR,R3,bad date,A",
+        "DE89370400440532013000,2026-10-05,2026-10-05,3.00,ZZZ,R4,unknown currency,A",
+    ]
+    _deliver(tmp_path, "bank", "s.csv", "\n".join([header, *rows]) + "\n")
+
+    land_partition(conn, tmp_path, "bank", DAY, "run1", NOW)
+
+    quarantined = conn.execute(
+        "select line_no, reason from ingest.quarantine order by line_no"
+    ).fetchall()
+    assert [line for line, _ in quarantined] == [3, 4, 5]
+    assert "decimals" in quarantined[0][1]
+    assert "ZZZ" in quarantined[2][1]
+    assert _registry(conn)[0][3:] == (4, 1, 3)
+    assert nothing_lost_violations(conn, "bank", DAY) == []
+
+
+def test_nothing_lost_check_notices_a_row_deleted_behind_its_back(conn, tmp_path):
+    _deliver(tmp_path, "events", "e.jsonl", _event("evt_1") + "\n" + _event("evt_2") + "\n")
+    land_partition(conn, tmp_path, "events", DAY, "run1", NOW)
+    conn.execute("delete from raw.billing_events where event_id = 'evt_2'")
+    violations = nothing_lost_violations(conn, "events", DAY)
+    assert [(v["rows_read"], v["rows_in_staging"]) for v in violations] == [(2, 1)]
