@@ -8,11 +8,13 @@ from billing_pipeline.defs.publish import analytics
 from billing_pipeline.defs.reconciliation import reconciliation
 from billing_pipeline.defs.resources import build_resources
 from billing_pipeline.defs.schedules import daily_job, daily_schedule
+from billing_pipeline.defs.sensors import sensors
 from billing_pipeline.defs.transform import dbt_models
 
 defs = dg.Definitions(
     assets=[*ingest_assets, event_store, reconciliation, ledger, dbt_models, analytics],
     jobs=[daily_job],
     schedules=[daily_schedule],
+    sensors=sensors,
     resources=build_resources(),
 )
