@@ -32,6 +32,15 @@ Choices the design table left open:
   the entry does not balance and `post` raises `UnbalancedEntry`.
 - Line numbers are the rule's line_no (gaps where a zero line was omitted), so every journal
   line traces to the rule row that made it.
+- settlement.conversion: a settlement line whose settlement currency differs from the charge
+  currency (Stripe customer_facing_currency, Adyen Gross vs Net Currency). The capture sits in
+  clearing in the charge currency; the conversion moves it out (original_minor, in
+  original_currency) and into clearing in the settlement currency (gross_minor, in currency),
+  through the trading account equity:currency_exchange, one pair of lines per currency. So
+  the entry balances per currency, and after it, clearing nets to zero per currency for a
+  payout. Each rule row names the fact field holding its line's currency (`currency_field`),
+  which is how one fact posts in two currencies. The exchange account's functional residue
+  (processor rate vs reference rate) is realized FX, booked by `warehouse.fx_postings`.
 """
 
 from __future__ import annotations
@@ -59,12 +68,18 @@ class PostingRule:
     amount_field: str
     condition: Condition = "always"
     condition_field: str | None = None  # the field `condition` looks at
+    currency_field: str = "currency"  # the field holding this line's currency
 
 
 D, C = acc.Side.DEBIT, acc.Side.CREDIT
 CLEARING = acc.PROCESSOR_CLEARING + ":{processor}"
 BANK = acc.BANK + ":{bank_account}"
 WRITE_OFF_LOSS, WRITE_OFF_GAIN = acc.RECON_WRITE_OFF_LOSS, acc.RECON_WRITE_OFF_GAIN
+# The trading account of currency conversions: it holds, per currency, what was converted
+# (a position, not money), so it is never revalued; in the functional currency it nets to
+# zero once each conversion's spread is realized to income:fx_gain_loss.
+CURRENCY_EXCHANGE = acc.validate_account("equity:currency_exchange")
+CURRENCY_FIELDS = ("currency", "original_currency")
 R = PostingRule
 
 RULES: tuple[PostingRule, ...] = (
@@ -89,6 +104,24 @@ RULES: tuple[PostingRule, ...] = (
     R("payment.dispute_won", 2, C, acc.CHARGEBACKS, "amount_minor"),
     R("settlement.fee", 1, D, acc.PROCESSOR_FEES, "fee_minor"),
     R("settlement.fee", 2, C, CLEARING, "fee_minor"),
+    R("settlement.conversion", 1, D, CLEARING, "gross_minor"),
+    R("settlement.conversion", 2, C, CURRENCY_EXCHANGE, "gross_minor"),
+    R(
+        "settlement.conversion",
+        3,
+        D,
+        CURRENCY_EXCHANGE,
+        "original_minor",
+        currency_field="original_currency",
+    ),
+    R(
+        "settlement.conversion",
+        4,
+        C,
+        CLEARING,
+        "original_minor",
+        currency_field="original_currency",
+    ),
     R("settlement.adjustment", 1, D, CLEARING, "amount_minor"),
     R("settlement.adjustment", 2, C, acc.PROCESSOR_ADJUSTMENTS, "amount_minor"),
     R("payout.sent", 1, D, acc.CASH_IN_TRANSIT, "amount_minor"),
@@ -225,11 +258,12 @@ def post(fact: Fact) -> JournalEntry:
         if fact.fact_type in NON_POSTING_FACT_TYPES:
             raise NothingToPost(f"{fact.fact_type} moves no money")
         raise UnknownFact(f"no posting rule for fact type {fact.fact_type!r}")
-    currency = _currency(fact)
+    _currency(fact, "currency")
     lines = []
     for rule in rules:
         if not applies(rule, fact.fields):
             continue
+        currency = _currency(fact, rule.currency_field)
         amount = _amount(fact.fields, rule.amount_field, fact.fact_type)
         if amount == 0:
             continue
@@ -284,6 +318,7 @@ def rules_frame() -> pl.DataFrame:
             "amount_field": [r.amount_field for r in RULES],
             "condition": [r.condition for r in RULES],
             "condition_field": [r.condition_field for r in RULES],
+            "currency_field": [r.currency_field for r in RULES],
         },
         schema={
             "rules_version": pl.Utf8,
@@ -294,12 +329,13 @@ def rules_frame() -> pl.DataFrame:
             "amount_field": pl.Utf8,
             "condition": pl.Utf8,
             "condition_field": pl.Utf8,
+            "currency_field": pl.Utf8,
         },
     )
 
 
-def _currency(fact: Fact) -> str:
-    currency = fact.fields.get("currency")
+def _currency(fact: Fact, field: str) -> str:
+    currency = fact.fields.get(field)
     try:
         exponent(currency)  # type: ignore[arg-type]
     except (MoneyError, TypeError):
@@ -327,13 +363,16 @@ def post_frame(facts: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     money. A fact is posted whole or not at all. The same plan translates line for line into
     SQL (a join on fact_type, CASE for condition/amount/side, REPLACE for the templates).
     """
-    needed = {"fact_id", "fact_type", "currency", "invoice_id", *SEGMENT_PARAMS, *PATH_PARAMS}
+    needed = {"fact_id", "fact_type", "invoice_id", *CURRENCY_FIELDS, *SEGMENT_PARAMS, *PATH_PARAMS}
     needed |= {r.amount_field for r in RULES}
     facts = facts.with_columns(
         pl.lit(None, dtype=pl.Int64 if c.endswith("_minor") else pl.Utf8).alias(c)
         for c in sorted(needed - set(facts.columns))
     )
     joined = facts.join(rules_frame(), on="fact_type", how="inner")
+    currency = pl.col("currency")
+    for name in CURRENCY_FIELDS[1:]:
+        currency = pl.when(pl.col("currency_field") == name).then(pl.col(name)).otherwise(currency)
     amount = pl.lit(None, dtype=pl.Int64)
     for name in sorted({r.amount_field for r in RULES}):
         amount = pl.when(pl.col("amount_field") == name).then(pl.col(name)).otherwise(amount)
@@ -360,7 +399,7 @@ def post_frame(facts: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     on_debit = (pl.col("side") == "debit") == (pl.col("amount") > 0)
     lines = (
         joined.filter(condition.fill_null(False))
-        .with_columns(amount=amount, account=account)
+        .with_columns(amount=amount, account=account, currency=currency)
         .with_columns(
             debit_minor=pl.when(on_debit).then(pl.col("amount").abs()).otherwise(0),
             credit_minor=pl.when(on_debit).then(0).otherwise(pl.col("amount").abs()),

@@ -31,6 +31,7 @@ def lines_of(fact_type, **fields):
 
 
 REC, REV, TRANSIT = "assets:receivables", "income:revenue", "assets:cash_in_transit"
+FX = "equity:currency_exchange"
 
 
 def amt(n):
@@ -68,6 +69,11 @@ DESIGN_TABLE = [
     ("payment.dispute_won", amt(1000), [(CLEARING, 1000, 0), ("expenses:chargebacks", 0, 1000)]),
     ("settlement.fee", {"fee_minor": 59}, [("expenses:processor_fees", 59, 0), (CLEARING, 0, 59)]),
     ("payout.sent", amt(9000), [(TRANSIT, 9000, 0), (CLEARING, 0, 9000)]),
+    (
+        "settlement.conversion",
+        {"gross_minor": 1227, "original_minor": 3813, "original_currency": "KWD"},
+        [(CLEARING, 1227, 0), (FX, 0, 1227), (FX, 3813, 0), (CLEARING, 0, 3813)],
+    ),
     ("bank.payout_received", amt(9000), [(BANK, 9000, 0), (TRANSIT, 0, 9000)]),
     (
         "bank.invoice_payment",
@@ -209,6 +215,9 @@ def facts(draw, fact_id="f"):
         "currency": draw(CURRENCY),
         "amount_minor": applied + overpaid if fact_type in SPLIT_FACTS else draw(AMOUNT),
         "fee_minor": draw(AMOUNT),
+        "gross_minor": draw(AMOUNT),
+        "original_minor": draw(AMOUNT),
+        "original_currency": draw(CURRENCY),
         "applied_minor": applied,
         "overpaid_minor": overpaid,
         "invoice_id": draw(st.sampled_from([None, "", "in_1"])),
@@ -230,7 +239,11 @@ def test_any_fact_with_positive_or_negative_amounts_balances_on_valid_accounts(f
         assert (
             min(line.debit_minor, line.credit_minor) == 0 < max(line.debit_minor, line.credit_minor)
         )
-        assert line.currency == fact.fields["currency"]
+        rule = next(r for r in RULES if (r.fact_type, r.line_no) == (fact.fact_type, line.line_no))
+        assert line.currency == fact.fields[rule.currency_field]
+    for currency in {line.currency for line in entry.lines}:
+        in_currency = [x for x in entry.lines if x.currency == currency]
+        assert sum(x.debit_minor - x.credit_minor for x in in_currency) == 0
 
 
 def _as_frame(fact_list):
@@ -240,6 +253,9 @@ def _as_frame(fact_list):
         "currency",
         "amount_minor",
         "fee_minor",
+        "gross_minor",
+        "original_minor",
+        "original_currency",
         "applied_minor",
         "overpaid_minor",
         "invoice_id",
@@ -292,6 +308,9 @@ def test_set_based_posting_covers_every_rule_row_and_both_signs():
                     **BASE,
                     "amount_minor": sign * 1000,
                     "fee_minor": sign * 30,
+                    "gross_minor": sign * 1227,
+                    "original_minor": sign * 3813,
+                    "original_currency": "KWD",
                     "applied_minor": sign * 800,
                     "overpaid_minor": sign * 200,
                     "invoice_id": invoice,
@@ -335,3 +354,32 @@ def test_set_based_posting_reports_every_fact_it_cannot_post():
         if fact.fact_id in problems["fact_id"]:
             with pytest.raises((UnknownFact, InvalidFact, UnbalancedEntry)):
                 post(fact)
+
+
+def test_refund_conversion_flips_both_currency_pairs_and_balances_each_currency():
+    entry = post(
+        Fact(
+            "settlement.conversion",
+            {**BASE, "currency": "EUR", "gross_minor": -4290, "original_currency": "JPY",
+             "original_minor": -7651},
+            fact_id="txn_1#fx",
+        )
+    )  # fmt: skip
+    got = [(x.account, x.currency, x.debit_minor, x.credit_minor) for x in entry.lines]
+    assert got == [
+        (CLEARING, "EUR", 0, 4290),
+        (FX, "EUR", 4290, 0),
+        (FX, "JPY", 0, 7651),
+        (CLEARING, "JPY", 7651, 0),
+    ]
+    assert entry.imbalances == {}
+
+
+def test_conversion_with_an_unknown_original_currency_is_refused_by_both_engines():
+    fields = {**BASE, "gross_minor": 10, "original_minor": 9, "original_currency": "ZZZ"}
+    fact = Fact("settlement.conversion", fields, fact_id="bad_ccy")
+    with pytest.raises(InvalidFact, match="bad currency 'ZZZ'"):
+        post(fact)
+    lines, problems = post_frame(_as_frame([fact]))
+    assert lines.is_empty()
+    assert problems.rows() == [("bad_ccy", "settlement.conversion", "bad currency ZZZ")]
