@@ -10,6 +10,7 @@ import duckdb
 from rich.progress import Progress
 
 from billing_pipeline import settings
+from billing_pipeline.reporting.run_log import record_in_process_result
 
 
 def _instance() -> dg.DagsterInstance:
@@ -41,10 +42,15 @@ def run_business_dates(days: list[date]) -> bool:
                 raise_on_error=False,
                 run_config=_QUIET,
             )
+            # Check outcomes go to <warehouse>/run_log/<date>.json, where `report` reads them.
+            record = record_in_process_result(result, day.isoformat(), settings.warehouse_dir())
             if not result.success:
                 all_ok = False
-                failed = [e.step_key for e in result.all_events if e.is_step_failure]
-                progress.console.print(f"[red]{day}: run failed at {failed}[/red]")
+                checks = [f"{c.asset}:{c.check}" for c in record.failed_checks]
+                progress.console.print(
+                    f"[red]{day}: run failed at {record.failed_steps}; failed checks: "
+                    f"{checks or 'none'}; nothing published[/red]"
+                )
             progress.advance(task)
     return all_ok
 
