@@ -42,6 +42,17 @@ CROSS_RATE_PRECISION = 34
 ECB_BASE = "EUR"
 _CROSS = decimal.Context(prec=CROSS_RATE_PRECISION, rounding=decimal.ROUND_HALF_EVEN)
 _RATE_TEXT = re.compile(r"^\d+(\.\d+)?$")
+# Accounts holding money owed or owned in a currency (and their sub-accounts): what month-end
+# revaluation revalues and what realized FX closes. Revenue, expenses and the
+# equity:currency_exchange positions are measured once, at the rate of their date.
+MONETARY_ACCOUNTS = (
+    accounts.BANK,
+    accounts.CASH_IN_TRANSIT,
+    accounts.PROCESSOR_CLEARING,
+    accounts.RECEIVABLES,
+    accounts.SUSPENSE,
+    accounts.CUSTOMER_CREDIT,
+)
 
 Source = Literal["identity", "ecb", "override", "cross"]
 

@@ -18,6 +18,10 @@ from billing_pipeline.domain import accounts
 from billing_pipeline.domain.fx import RateBook, RateError, RateQuote
 from billing_pipeline.domain.posting import post_frame
 from billing_pipeline.domain.rounding import RoundingRule, convert_minor
+from billing_pipeline.warehouse import fx_postings
+from billing_pipeline.warehouse.fx_items import CLEARING_ITEMS_SQL as _CLEARING_ITEMS
+from billing_pipeline.warehouse.fx_items import PAYOUT_ITEM_SQL as _PAYOUT_ITEM
+from billing_pipeline.warehouse.fx_items import with_items
 from billing_pipeline.warehouse.lifecycles import Folded
 from billing_pipeline.warehouse.tables import query_frame
 
@@ -26,50 +30,81 @@ from billing_pipeline.warehouse.tables import query_frame
 BANK_FEE_CODES = ("CHG", "NCHG", "FCHG", "NCOM", "FCOM", "698", "699", "CHRG")
 
 _FACT_SQL = f"""
-with events as (select * from store.events)
+with events as (select * from store.events),
+settlement as (
+    select idempotency_key, business_date, payload->>'processor' as processor,
+           payload->>'processor_ref' as processor_ref, payload->>'line_type' as line_type,
+           payload->>'payout_ref' as payout_ref, payload->>'currency' as currency,
+           payload->>'original_currency' as original_currency,
+           try_cast(payload->>'gross_minor' as bigint) as gross_minor,
+           try_cast(payload->>'original_minor' as bigint) as original_minor,
+           row_number() over (
+               partition by processor, processor_ref, line_type
+               order by occurred_at, idempotency_key) as nth
+    from events where event_type like 'settlement.%'
+),
+{_CLEARING_ITEMS}
 select idempotency_key as event_id, event_type as fact_type, business_date as effective_date,
        payload->>'currency' as currency,
        try_cast(payload->>'amount_minor' as bigint) as amount_minor,
-       null::bigint as fee_minor,
        payload->>'invoice_id' as invoice_id,
-       payload->>'processor' as processor,
-       null as bank_account, null as holding_account, '' as suffix
-from events
+       payload->>'processor' as processor, '' as suffix, i.clearing_item
+from events left join payment_items i using (idempotency_key)
 where event_type in ('payment.captured', 'payment.refunded', 'payment.dispute_opened',
                      'payment.dispute_won', 'invoice.sent', 'invoice.voided',
                      'invoice.written_off', 'invoice.credit_note_issued')
-union all
-select idempotency_key, 'settlement.fee', business_date, payload->>'currency', null,
+union all by name
+select idempotency_key as event_id, 'settlement.fee' as fact_type,
+       business_date as effective_date, payload->>'currency' as currency,
        case when payload->>'line_type' = 'fee'
             then -try_cast(payload->>'net_minor' as bigint)
-            else try_cast(payload->>'fee_minor' as bigint) end,
-       null, payload->>'processor', null, null, '#fee'
+            else try_cast(payload->>'fee_minor' as bigint) end as fee_minor,
+       payload->>'processor' as processor, '#fee' as suffix,
+       {_PAYOUT_ITEM} as clearing_item
 from events
 where event_type like 'settlement.%' and event_type != 'settlement.adjustment'
-union all
-select idempotency_key, 'settlement.adjustment', business_date, payload->>'currency',
-       try_cast(payload->>'net_minor' as bigint), null, null, payload->>'processor',
-       null, null, ''
+union all by name
+-- A line settled in another currency than its charge moves the charge across (posting.py).
+select idempotency_key as event_id, 'settlement.conversion' as fact_type,
+       business_date as effective_date, currency, gross_minor, original_currency,
+       original_minor, processor, '#fx' as suffix,
+       'payout:' || processor || ':' || payout_ref as clearing_item,
+       'charge:' || processor || ':' || processor_ref as charge_item
+from settlement
+where line_type not in ('fee', 'adjustment') and original_currency != currency
+union all by name
+select idempotency_key as event_id, 'settlement.adjustment' as fact_type,
+       business_date as effective_date, payload->>'currency' as currency,
+       try_cast(payload->>'net_minor' as bigint) as amount_minor,
+       payload->>'processor' as processor, '' as suffix, {_PAYOUT_ITEM} as clearing_item
 from events where event_type = 'settlement.adjustment'
-union all
-select idempotency_key, 'payout.sent', business_date, payload->>'currency',
-       try_cast(payload->>'amount_minor' as bigint), null, null, payload->>'processor',
-       null, null, ''
+union all by name
+select idempotency_key as event_id, 'payout.sent' as fact_type,
+       business_date as effective_date, payload->>'currency' as currency,
+       try_cast(payload->>'amount_minor' as bigint) as amount_minor,
+       payload->>'processor' as processor, '' as suffix,
+       {_PAYOUT_ITEM} as clearing_item, {_PAYOUT_ITEM} as transit_item
 from events where event_type = 'payout.sent'
-union all
-select idempotency_key,
+union all by name
+select idempotency_key as event_id,
        case when event_type = 'bank.credit' then 'bank.unexplained_credit'
             when upper(coalesce(payload->>'tx_code', '')) in {BANK_FEE_CODES}
               or upper(coalesce(payload->>'tx_code', '')) like '%/CHRG%' then 'bank.fee'
-            else 'bank.unexplained_debit' end,
-       business_date, payload->>'currency',
-       abs(try_cast(payload->>'amount_minor' as bigint)), null, null, null,
-       payload->>'account_id', null, ''
+            else 'bank.unexplained_debit' end as fact_type,
+       business_date as effective_date, payload->>'currency' as currency,
+       abs(try_cast(payload->>'amount_minor' as bigint)) as amount_minor,
+       payload->>'account_id' as bank_account, '' as suffix,
+       idempotency_key as suspense_item
 from events where event_type in ('bank.credit', 'bank.debit')
-union all
-select idempotency_key, event_type, business_date, payload->>'currency',
-       try_cast(payload->>'amount_minor' as bigint), null, null, payload->>'processor',
-       payload->>'account_id', payload->>'holding_account', ''
+union all by name
+select idempotency_key as event_id, event_type as fact_type,
+       business_date as effective_date, payload->>'currency' as currency,
+       try_cast(payload->>'amount_minor' as bigint) as amount_minor,
+       payload->>'processor' as processor, payload->>'account_id' as bank_account,
+       payload->>'holding_account' as holding_account, '' as suffix,
+       payload->>'invoice_id' as invoice_id,
+       case when event_type = 'recon.payout_matched' then {_PAYOUT_ITEM} end as transit_item,
+       payload->>'bank_line_key' as suspense_item
 from events
 where event_type in ('recon.payout_matched', 'recon.cash_applied', 'recon.write_off')
 """
@@ -86,8 +121,9 @@ left join (select file_id, min(path) as path from ingest.file_registry
 def build_facts(conn: duckdb.DuckDBPyConnection, folded: Folded) -> pl.DataFrame:
     """One row per fact to post: accepted lifecycle events and every other source fact.
 
-    FX facts (settlement conversions, realized and unrealized gains) come from `fx_facts`,
-    which needs the rates, so `post_and_convert` callers add them (see ledger.rebuild_ledger).
+    Settlement conversions are facts here; FX gain/loss entries need the converted lines,
+    so `post_and_convert` derives them (`fx_postings`). Each fact carries the keys of the
+    open items its lines touch (`fx_items`).
     """
     facts = query_frame(conn, _FACT_SQL)
     effects = pl.DataFrame(
@@ -136,7 +172,11 @@ def post_and_convert(
     functional: str,
     rule: RoundingRule,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(journal lines with functional amounts and lineage, problems per event)."""
+    """(journal lines with functional amounts and lineage, problems per event).
+
+    After posting and conversion come the FX entries (`fx_postings`): each conversion's
+    spread, realized results of closed items, month-end revaluations and their reversals.
+    """
     lines, problems = post_frame(facts)
     meta = facts.select("fact_id", "event_id", "effective_date")
     lines = lines.join(meta, on="fact_id", how="left")
@@ -145,6 +185,12 @@ def post_and_convert(
     lines = lines.join(held_back, on="fact_id", how="anti")
     lines = _functional_amounts(lines, quotes, functional, rule)
     lines = _with_rounding_lines(lines, functional)
+    lines = pl.concat([lines, fx_postings.spread_lines(lines, functional)], how="vertical_relaxed")
+    itemized = with_items(lines, facts)
+    realized = fx_postings.realized_lines(itemized, functional, lines.columns)
+    lines = pl.concat([lines, realized], how="vertical_relaxed")
+    revalued, revaluation_problems = fx_postings.revaluation_lines(lines, book, functional, rule)
+    lines = pl.concat([lines, revalued], how="vertical_relaxed")
     sources = query_frame(conn, _SOURCES)
     lines = lines.join(sources, on="event_id", how="left").sort(
         "effective_date", "fact_id", "line_no"
@@ -153,6 +199,7 @@ def post_and_convert(
         [
             problems.join(meta, on="fact_id", how="left").select("event_id", "reason"),
             rate_problems.select("event_id", "reason"),
+            revaluation_problems,
         ]
     )
     return lines, problems.join(sources, on="event_id", how="left")

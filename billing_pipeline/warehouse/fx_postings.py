@@ -1,0 +1,257 @@
+"""FX gain and loss entries, derived from the converted journal lines (rebuilt with them).
+
+Three kinds, each an entry of two functional-only lines (zero in every transaction
+currency, like the rounding line), so entries still balance per currency and in functional:
+
+- conversion spread, inside each `settlement.conversion` entry: the processor's rate against
+  the reference rate. The entry's lines on equity:currency_exchange are converted at the
+  reference rates of the day, so their functional sum is what the processor's rate gained
+  or lost; moving it to income:fx_gain_loss leaves the exchange account at zero in functional.
+- `fx.realized`: when an open item (`fx_items`) returns to zero in its foreign currency, the
+  functional amount still on it is the FX result of the rates at which it was opened and
+  closed (invoice sent -> paid, capture -> converted, settled -> paid out, paid out ->
+  matched at the bank). Booked on the closing date against income:fx_gain_loss, so a closed
+  item is zero in the functional currency too. A partly settled item realizes nothing until
+  it closes; its open balance is revalued at month end meanwhile.
+- `fx.revaluation` at each month end inside the journal's dates: every foreign-currency
+  balance on a monetary account (`fx.MONETARY_ACCOUNTS`) revalued at the month-end rate;
+  `fx.revaluation_reversal` undoes it the next day, so realized results stay measured from
+  the booking rate.
+
+Positive functional amounts on income:fx_gain_loss are credits (gains).
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date, timedelta
+
+import polars as pl
+
+from billing_pipeline.domain import accounts
+from billing_pipeline.domain.fx import MONETARY_ACCOUNTS, RateBook, RateError
+from billing_pipeline.domain.posting import CURRENCY_EXCHANGE
+from billing_pipeline.domain.rounding import RoundingRule, convert_minor
+
+FX_RULES_VERSION = "fx-postings/2026.1"
+_DELTA_COLUMNS = [
+    "fact_id", "fact_type", "line_no", "event_id", "effective_date", "account", "currency",
+    "delta", "rate", "rate_date", "rate_source", "rules_version",
+]  # fmt: skip
+
+
+def is_monetary(account: pl.Expr) -> pl.Expr:
+    return pl.any_horizontal(
+        (account == root) | account.str.starts_with(root + ":") for root in MONETARY_ACCOUNTS
+    )
+
+
+def adjustment_lines(deltas: pl.DataFrame, functional: str, columns: list[str]) -> pl.DataFrame:
+    """Each delta (functional amount to debit `account`, negative = credit) as two lines:
+    the account at `line_no` and income:fx_gain_loss at `line_no + 1`, both zero in their
+    transaction currency."""
+    if deltas.is_empty():
+        return pl.DataFrame(schema={c: _JOURNAL_DTYPES[c] for c in columns})
+    delta = pl.col("delta")
+    on_account = deltas.with_columns(
+        functional_debit_minor=pl.when(delta > 0).then(delta).otherwise(0),
+        functional_credit_minor=pl.when(delta < 0).then(-delta).otherwise(0),
+    )
+    on_income = deltas.with_columns(
+        line_no=pl.col("line_no") + 1,
+        account=pl.lit(accounts.FX_GAIN_LOSS),
+        currency=pl.lit(functional),
+        functional_debit_minor=pl.when(delta < 0).then(-delta).otherwise(0),
+        functional_credit_minor=pl.when(delta > 0).then(delta).otherwise(0),
+        rate=pl.lit("1"),
+        rate_date=pl.col("effective_date"),
+        rate_source=pl.lit("identity"),
+    )
+    both = pl.concat([on_account, on_income], how="vertical_relaxed")
+    return (
+        both.with_columns(pl.lit(None).alias(c) for c in columns if c not in both.columns)
+        .with_columns(
+            debit_minor=pl.lit(0, dtype=pl.Int64),
+            credit_minor=pl.lit(0, dtype=pl.Int64),
+            functional_currency=pl.lit(functional),
+        )
+        .select(columns)
+        .cast({c: _JOURNAL_DTYPES[c] for c in columns})
+    )
+
+
+def spread_lines(lines: pl.DataFrame, functional: str) -> pl.DataFrame:
+    """The conversion spread of every settlement.conversion entry (added to that entry)."""
+    deltas = (
+        lines.filter(pl.col("fact_type") == "settlement.conversion")
+        .group_by("fact_id", "fact_type", "event_id", "effective_date", "rules_version")
+        .agg(
+            line_no=pl.col("line_no").max() + 1,
+            delta=(pl.col("functional_credit_minor") - pl.col("functional_debit_minor"))
+            .filter(pl.col("account") == CURRENCY_EXCHANGE)
+            .sum(),
+        )
+        .filter(pl.col("delta") != 0)
+        .with_columns(
+            account=pl.lit(CURRENCY_EXCHANGE),
+            currency=pl.lit(functional),
+            rate=pl.lit("1"),
+            rate_date=pl.col("effective_date"),
+            rate_source=pl.lit("identity"),
+        )
+    )
+    return adjustment_lines(deltas.select(_DELTA_COLUMNS), functional, lines.columns)
+
+
+def realized_lines(lines: pl.DataFrame, functional: str, columns: list[str]) -> pl.DataFrame:
+    """`fx.realized` entries for every foreign-currency item that closed (needs `fx_item`)."""
+    daily = (
+        lines.filter(
+            pl.col("fx_item").is_not_null()
+            & (pl.col("currency") != functional)
+            & is_monetary(pl.col("account"))
+        )
+        .sort("effective_date", "fact_id", "line_no")
+        .group_by("account", "currency", "fx_item", "effective_date", maintain_order=True)
+        .agg(
+            net=(pl.col("debit_minor") - pl.col("credit_minor")).sum(),
+            functional_net=(
+                pl.col("functional_debit_minor") - pl.col("functional_credit_minor")
+            ).sum(),
+            event_id=pl.col("event_id").last(),
+            rate=pl.col("rate").last(),
+            rate_date=pl.col("rate_date").last(),
+            rate_source=pl.col("rate_source").last(),
+        )
+        .sort("account", "currency", "fx_item", "effective_date")
+    )
+    item = ["account", "currency", "fx_item"]
+    closes = pl.col("net").cum_sum().over(item) == 0
+    # A segment runs from the day after one close to the next close: what it left in
+    # functional is realized on the closing day.
+    deltas = (
+        daily.with_columns(closes=closes)
+        .with_columns(
+            segment=pl.col("closes").cast(pl.Int32).cum_sum().shift(1, fill_value=0).over(item)
+        )
+        .with_columns(residue=pl.col("functional_net").sum().over(*item, "segment"))
+        .filter(pl.col("closes") & (pl.col("residue") != 0))
+        .select(
+            fact_id=pl.format(
+                "fx.realized:{}:{}:{}:{}", "account", "currency", "fx_item", "effective_date"
+            ),
+            fact_type=pl.lit("fx.realized"),
+            line_no=pl.lit(1, dtype=pl.Int64),
+            event_id="event_id",
+            effective_date="effective_date",
+            account="account",
+            currency="currency",
+            delta=-pl.col("residue"),
+            rate="rate",
+            rate_date="rate_date",
+            rate_source="rate_source",
+            rules_version=pl.lit(FX_RULES_VERSION),
+        )
+    )
+    return adjustment_lines(deltas, functional, columns)
+
+
+def month_ends(first: date, last: date) -> list[date]:
+    """Every last day of a month in [first, last]."""
+    ends, year, month = [], first.year, first.month
+    while True:
+        end = date(year, month, calendar.monthrange(year, month)[1])
+        if end > last:
+            return ends
+        ends.append(end)
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+
+
+def revaluation_lines(
+    lines: pl.DataFrame, book: RateBook, functional: str, rule: RoundingRule
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(month-end revaluations and their next-day reversals, problems: event_id, reason)."""
+    problems: list[tuple[str, str]] = []
+    rows: list[dict] = []
+    if lines.height:
+        first, last = lines["effective_date"].min(), lines["effective_date"].max()
+        candidates = lines.filter(
+            (pl.col("currency") != functional) & is_monetary(pl.col("account"))
+        ).sort("effective_date", "fact_id", "line_no")
+        for month_end in month_ends(first, last):
+            rows.extend(_revalue(candidates, month_end, book, functional, rule, problems))
+    deltas = pl.DataFrame(
+        rows,
+        schema={
+            "fact_id": pl.Utf8,
+            "fact_type": pl.Utf8,
+            "line_no": pl.Int64,
+            "event_id": pl.Utf8,
+            "effective_date": pl.Date,
+            "account": pl.Utf8,
+            "currency": pl.Utf8,
+            "delta": pl.Int64,
+            "rate": pl.Utf8,
+            "rate_date": pl.Date,
+            "rate_source": pl.Utf8,
+            "rules_version": pl.Utf8,
+        },
+        orient="row",
+    )
+    problem_frame = pl.DataFrame(
+        problems, schema={"event_id": pl.Utf8, "reason": pl.Utf8}, orient="row"
+    )
+    return adjustment_lines(deltas, functional, lines.columns), problem_frame
+
+
+def _revalue(candidates, month_end, book, functional, rule, problems):
+    balances = (
+        candidates.filter(pl.col("effective_date") <= month_end)
+        .group_by("account", "currency", maintain_order=True)
+        .agg(
+            net=(pl.col("debit_minor") - pl.col("credit_minor")).sum(),
+            functional_net=(
+                pl.col("functional_debit_minor") - pl.col("functional_credit_minor")
+            ).sum(),
+            event_id=pl.col("event_id").last(),
+        )
+        .sort("account", "currency")
+    )
+    for account, currency, net, functional_net, event_id in balances.iter_rows():
+        try:
+            quote = book.rate(month_end, currency, functional)
+        except RateError as error:
+            problems.append((event_id, f"no functional amount: fx revaluation {month_end} "
+                             f"{account} {currency}: {error}"))  # fmt: skip
+            continue
+        delta = convert_minor(net, currency, functional, quote.rate, rule) - functional_net
+        if delta == 0:
+            continue
+        key = f"{month_end}:{account}:{currency}"
+        common = {"line_no": 1, "event_id": event_id, "account": account, "currency": currency,
+                  "rate": str(quote.rate), "rate_date": quote.rate_date,
+                  "rate_source": quote.source, "rules_version": FX_RULES_VERSION}  # fmt: skip
+        yield {
+            "fact_id": f"fx.revaluation:{key}",
+            "fact_type": "fx.revaluation",
+            "effective_date": month_end,
+            "delta": delta,
+            **common,
+        }
+        yield {
+            "fact_id": f"fx.revaluation_reversal:{key}",
+            "fact_type": "fx.revaluation_reversal",
+            "effective_date": month_end + timedelta(days=1),
+            "delta": -delta,
+            **common,
+        }
+
+
+_JOURNAL_DTYPES: dict[str, pl.DataType] = {
+    "fact_id": pl.Utf8, "fact_type": pl.Utf8, "line_no": pl.Int64, "account": pl.Utf8,
+    "currency": pl.Utf8, "debit_minor": pl.Int64, "credit_minor": pl.Int64,
+    "rules_version": pl.Utf8, "event_id": pl.Utf8, "effective_date": pl.Date,
+    "functional_debit_minor": pl.Int64, "functional_credit_minor": pl.Int64, "rate": pl.Utf8,
+    "rate_date": pl.Date, "rate_source": pl.Utf8, "functional_currency": pl.Utf8,
+    "fx_item": pl.Utf8,
+}  # fmt: skip
