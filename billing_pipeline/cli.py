@@ -125,10 +125,23 @@ def demo(inbox, warehouse) -> None:
 
 @main.command()
 @click.option("--date", "report_date", type=_iso_date, required=True)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Also write the date's charts (aging, reconciliation funnel) as PNG files here.",
+)
 @with_paths
-def report(report_date, inbox, warehouse) -> None:
-    """Terminal summary of a business date from the published file."""
-    _not_available_yet("report", "the daily operations issue (report from analytics.duckdb)")
+def report(report_date, out, inbox, warehouse) -> None:
+    """Terminal summary of a business date from the published file.
+
+    Exit code 1 when the date's latest run failed a blocking check, 2 when nothing is published.
+    """
+    from billing_pipeline.reporting.render import run_report
+
+    warehouse = warehouse.resolve()
+    analytics = warehouse / "analytics.duckdb"
+    sys.exit(run_report(analytics, warehouse, report_date.date(), out))
 
 
 @main.command()
