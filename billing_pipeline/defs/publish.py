@@ -7,6 +7,7 @@ from billing_pipeline import settings
 from billing_pipeline.defs.partitions import daily_partitions
 from billing_pipeline.defs.resources import DUCKDB_POOL
 from billing_pipeline.defs.transform import dbt_models
+from billing_pipeline.reporting.charts import chart_metadata
 from billing_pipeline.warehouse.publish import publish
 
 
@@ -28,5 +29,7 @@ def analytics(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.M
             "path": str(settings.analytics_path()),
             "relations": len(counts),
             "row_counts": counts,
+            # Aging and reconciliation funnel of the published file, shown in the UI.
+            **chart_metadata(settings.analytics_path(), context.partition_key, context.log),
         }
     )
