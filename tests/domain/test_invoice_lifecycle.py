@@ -320,6 +320,37 @@ def test_jpy_and_kwd_amounts_are_plain_ints():
     assert (inv_k.state, inv_k.amount_due_minor) == ("partially_paid", 1)
 
 
+@pytest.mark.parametrize(
+    "currency,amount,card,bank,credit",
+    [("JPY", 15_000, 4_000, 5_000, 1_000), ("EUR", 98_096, 30_000, 40_000, 8_096),
+     ("KWD", 24_022, 10_001, 9_999, 22)],
+)  # fmt: skip
+def test_partial_card_and_bank_payments_then_credit_note_and_write_off_in_each_exponent(
+    currency, amount, card, bank, credit
+):
+    # Minor units are plain ints whatever the exponent (JPY 0, EUR 2, KWD 3): a card payment,
+    # a bank transfer and a credit note leave the rest due, and the write-off takes exactly it.
+    ev = Script(currency=currency)
+    partial = [
+        *ev.opened(amount),
+        ev("payment_applied", card, source="card_payment"),
+        ev("payment_applied", bank, source="bank_credit"),
+        ev("credit_note_issued", credit),
+    ]
+    inv = folded(partial)
+    rest = amount - card - bank - credit
+    assert (inv.state, inv.amount_due_minor) == ("partially_paid", rest)
+    refused = fold_invoice([*partial, ev("payment_applied", 1, currency="USD")])
+    assert refused.invoice == inv
+    assert refused.rejections[0].reason == (
+        f"currency USD does not match invoice currency {currency}"
+    )
+    result = apply_invoice_event(inv, ev("written_off"))
+    assert result.invoice.state == "written_off"
+    assert amounts(result.invoice) == (credit, card + bank, rest, 0, 0)
+    assert result.receivable_delta_minor == -rest
+
+
 def test_fold_orders_by_instant_whatever_the_input_order():
     ev = Script()
     events = [*ev.opened(), ev("payment_applied", 10_000)]

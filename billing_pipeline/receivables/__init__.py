@@ -1,0 +1,1 @@
+"""Receivables: invoices as known on each date (versions) and their functional amounts."""
