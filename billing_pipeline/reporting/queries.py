@@ -123,9 +123,8 @@ def open_discrepancies(conn: duckdb.DuckDBPyConnection, day: date) -> Section | 
         select type, age_bucket, currency, count(*) as items, sum(amount_minor) as amount_minor
         from open_items
         group by type, age_bucket, currency
-        order by type, list_position(?, age_bucket), currency
-        """,
-        [list(DISCREPANCY_AGE_BUCKETS)],
+        order by type, list_position({_sql_list(DISCREPANCY_AGE_BUCKETS)}, age_bucket), currency
+        """
     ).fetchall()
     as_of = recon_as_of(conn)
     return Section(
@@ -150,13 +149,14 @@ def invoice_aging(conn: duckdb.DuckDBPyConnection, day: date) -> Section | NotPu
     if missing:
         return missing
     rows = conn.execute(
-        """
+        f"""
         select bucket, currency, count(*) as invoices, sum(amount_due_minor) as amount_due_minor
         from receivables.invoice_aging
         where as_of_date = ? and amount_due_minor != 0
-        group by all order by list_position(?, bucket), currency
+        group by bucket, currency
+        order by list_position({_sql_list(INVOICE_AGING_BUCKETS)}, bucket), currency
         """,
-        [day, list(INVOICE_AGING_BUCKETS)],
+        [day],
     ).fetchall()
     return Section(("bucket", "currency", "invoices", "amount_due_minor"), rows, as_of=day)
 
@@ -208,6 +208,11 @@ def _functional_currency(conn) -> str | None:
         return None
     row = conn.execute("select any_value(functional_currency) from ledger.journal_lines").fetchone()
     return row[0] if row else None
+
+
+def _sql_list(values: tuple[str, ...]) -> str:
+    """A list literal of our own constant labels (ORDER BY cannot take a bound list here)."""
+    return "[" + ", ".join(f"'{v}'" for v in values) + "]"
 
 
 def _bucket_sql(column: str, buckets: tuple[str, ...]) -> str:

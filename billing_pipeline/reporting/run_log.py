@@ -17,8 +17,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-
-from dagster import DagsterEvent, DagsterEventType
+from typing import Any
 
 PUBLISH_ASSET = "analytics"
 
@@ -52,8 +51,11 @@ class RunRecord:
 
 
 def record_from_events(
-    partition_date: str, run_id: str, success: bool, events: Iterable[DagsterEvent]
+    partition_date: str, run_id: str, success: bool, events: Iterable[Any]
 ) -> RunRecord:
+    """A record from a run's `DagsterEvent`s (dagster is imported here, not by `report`)."""
+    from dagster import DagsterEventType
+
     checks: dict[tuple[str, str], CheckOutcome] = {}
     failed_steps: list[str] = []
     published = False
