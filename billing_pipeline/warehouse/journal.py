@@ -137,8 +137,8 @@ def build_facts(conn: duckdb.DuckDBPyConnection, folded: Folded) -> pl.DataFrame
     is_payment = pl.col("fact_type").str.starts_with("payment.")
     is_invoice = pl.col("fact_type").str.starts_with("invoice.")
     facts = facts.filter(
-        (~is_payment | pl.col("event_id").is_in(accepted))
-        & (~is_invoice | pl.col("event_id").is_in(invoice_accepted))
+        (~is_payment | pl.col("event_id").is_in(accepted.implode()))
+        & (~is_invoice | pl.col("event_id").is_in(invoice_accepted.implode()))
     )
     # What an invoice event did to the receivable is what it posts (a void of a draft: 0).
     receivable_down = pl.col("receivable_down").fill_null(0)
