@@ -12,11 +12,12 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+import polars as pl
+
 from billing_pipeline.domain.money import INT64_MAX
-from billing_pipeline.formats.base import ParseResult, Rejected, UnreadableFile
+from billing_pipeline.formats.base import FRAMES, ParseResult, Rejected, UnreadableFile, conform
 from billing_pipeline.formats.fields import FieldError, parse_date
-from billing_pipeline.formats.frames import result
-from billing_pipeline.formats.text import decode_utf8, physical_lines, printable, undecodable_reason
+from billing_pipeline.formats.text import decode_utf8, line_texts, printable, undecodable_reason
 
 _RFC3339 = re.compile(
     r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})$"
@@ -27,17 +28,25 @@ TEXT_FIELDS = ["payment_id", "invoice_id", "customer_id", "currency", "processor
 def parse(content: bytes, file_name: str) -> ParseResult:
     if not content.strip():
         raise UnreadableFile("empty file")
-    events: list[dict[str, Any]] = []
+    text = decode_utf8(content)
+    # One scan of the whole text; only when it holds undecodable bytes are lines checked.
+    check_bytes = undecodable_reason(text) is not None
+    columns: dict[str, list[Any]] = {name: [] for name in FRAMES["billing_events"]}
+    appenders = [(name, column.append) for name, column in columns.items()]
     rejected: list[Rejected] = []
-    for line_no, raw_line in enumerate(physical_lines(decode_utf8(content)), start=1):
-        line = raw_line.rstrip("\r\n")
+    for line_no, line in enumerate(line_texts(text), start=1):
         if not line.strip():
             continue
         try:
-            events.append({**_event(line), "source_line": line_no})
+            event = _event(line, check_bytes)
         except FieldError as exc:
             rejected.append(Rejected(line_no, str(exc), printable(line)))
-    return result({"billing_events": events}, rejected)
+            continue
+        event["source_line"] = line_no
+        for name, append in appenders:
+            append(event[name])
+    frame = conform("billing_events", pl.DataFrame(columns, schema=FRAMES["billing_events"]))
+    return ParseResult(frames={"billing_events": frame}, rejected=rejected, notes=[])
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -53,14 +62,36 @@ def _reject_constant(name: str) -> Any:
     raise FieldError(f"{name} is not valid JSON")
 
 
-def _load(line: str) -> dict[str, Any]:
-    reason = undecodable_reason(line)
-    if reason is not None:
-        raise FieldError(f"line is {reason}")
+# Built once: json.loads/dumps with keyword arguments build a decoder/encoder per call.
+_STRICT_DECODER = json.JSONDecoder(
+    object_pairs_hook=_no_duplicate_keys, parse_constant=_reject_constant
+)
+# object_pairs_hook=list keeps the pairs (so repeated keys stay visible) at C speed.
+_PAIRS_DECODER = json.JSONDecoder(object_pairs_hook=list, parse_constant=_reject_constant)
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _load(line: str, check_bytes: bool = True) -> dict[str, Any]:
+    if check_bytes:
+        reason = undecodable_reason(line)
+        if reason is not None:
+            raise FieldError(f"line is {reason}")
+    if line.startswith("\ufeff"):
+        raise FieldError("invalid JSON: Unexpected UTF-8 BOM (decode using utf-8-sig) at column 1")
     try:
-        obj = json.loads(
-            line, object_pairs_hook=_no_duplicate_keys, parse_constant=_reject_constant
-        )
+        pairs = _PAIRS_DECODER.decode(line)
+        # The common case: a flat object without repeated keys. Anything else (nested values,
+        # repeated keys, not an object) takes the strict decoder, which gives the reason.
+        if (
+            type(pairs) is list
+            and pairs
+            and type(pairs[0]) is tuple
+            and not any(type(value) is list for _, value in pairs)
+        ):
+            obj = dict(pairs)
+            if len(obj) == len(pairs):
+                return obj
+        obj = _STRICT_DECODER.decode(line)
     except FieldError:
         raise
     except json.JSONDecodeError as exc:
@@ -95,8 +126,8 @@ def _required_text(obj: dict[str, Any], key: str) -> str:
     return value
 
 
-def _event(line: str) -> dict[str, Any]:
-    obj = _load(line)
+def _event(line: str, check_bytes: bool = True) -> dict[str, Any]:
+    obj = _load(line, check_bytes)
     event: dict[str, Any] = {
         "event_id": _required_text(obj, "event_id"),
         "type": _required_text(obj, "type"),
@@ -118,5 +149,5 @@ def _event(line: str) -> dict[str, Any]:
     if due_date is not None and not isinstance(due_date, str):
         raise FieldError("due_date must be a 'YYYY-MM-DD' string")
     event["due_date"] = parse_date(due_date, "due_date") if due_date else None
-    event["payload"] = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    event["payload"] = _CANONICAL.encode(obj)
     return event

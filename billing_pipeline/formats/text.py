@@ -41,6 +41,16 @@ def physical_lines(text: str) -> list[str]:
     return _PHYSICAL_LINE.findall(text)
 
 
+def line_texts(text: str) -> list[str]:
+    """`physical_lines` without their endings; a plain split when the text has no CR at all."""
+    if "\r" not in text:
+        lines = text.split("\n")
+        if lines and not lines[-1]:
+            lines.pop()
+        return lines
+    return [line.rstrip("\r\n") for line in physical_lines(text)]
+
+
 @dataclass(frozen=True, slots=True)
 class CsvRecord:
     line_no: int  # 1-based physical line where the record starts

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 import duckdb
+import pyarrow as pa
 
 GENESIS_HASH = "0" * 64
 
@@ -221,20 +222,37 @@ def _append(conn, candidates_sql, params, partition_date, scope, run_id, now) ->
     new_rows = conn.execute(
         "select idempotency_key, payload_hash from receipts where outcome = 'new' order by arrival"
     ).fetchall()
-    last = conn.execute(
-        "select seq, chain_hash from store.events order by seq desc limit 1"
-    ).fetchone()
-    next_seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
-    chain = []
-    for offset, (key, payload_hash) in enumerate(new_rows):
-        chain_hash = chain_link(prev_hash, key, payload_hash)
-        chain.append((key, next_seq + offset, prev_hash, chain_hash))
-        prev_hash = chain_hash
-    conn.execute(
-        "create or replace temp table chain (key varchar, seq bigint, prev varchar, hash varchar)"
+    # fetchall, not fetchone: an unfinished result would block the register() below.
+    last = next(
+        iter(
+            conn.execute(
+                "select seq, chain_hash from store.events order by seq desc limit 1"
+            ).fetchall()
+        ),
+        None,
     )
-    if chain:
-        conn.executemany("insert into chain values (?, ?, ?, ?)", chain)
+    next_seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
+    keys, prevs, hashes = [], [], []
+    for key, payload_hash in new_rows:
+        chain_hash = chain_link(prev_hash, key, payload_hash)
+        keys.append(key)
+        prevs.append(prev_hash)
+        hashes.append(chain_hash)
+        prev_hash = chain_hash
+    # One columnar insert: executemany would cost a statement per new event.
+    chain = pa.table(
+        {
+            "key": pa.array(keys, pa.string()),
+            "seq": pa.array(range(next_seq, next_seq + len(keys)), pa.int64()),
+            "prev": pa.array(prevs, pa.string()),
+            "hash": pa.array(hashes, pa.string()),
+        }
+    )
+    conn.register("chain_links", chain)
+    try:
+        conn.execute("create or replace temp table chain as select * from chain_links")
+    finally:
+        conn.unregister("chain_links")
     conn.execute(
         """
         insert into store.events
@@ -286,27 +304,28 @@ def chain_link(prev_hash: str, key: str, payload_hash: str) -> str:
 
 
 def chain_violations(conn: duckdb.DuckDBPyConnection, limit: int = 20) -> list[dict]:
-    """Recompute the chain and the payload hashes; any edit or gap shows up here."""
+    """Recompute the chain and the payload hashes; any edit or gap shows up here.
+
+    Set-based, so it scales with DuckDB's threads: each link is checked against the stored
+    link before it (`lag`), which is what walking the chain in `seq` order does."""
     ensure_store(conn)
-    problems: list[dict] = []
-    prev_hash = GENESIS_HASH
-    expected_seq = 1
-    cursor = conn.execute(
-        "select seq, idempotency_key, payload, payload_hash, prev_hash, chain_hash "
-        "from store.events order by seq"
-    )
-    while batch := cursor.fetchmany(50_000):
-        for seq, key, payload, payload_hash, stored_prev, stored_chain in batch:
-            actual_payload_hash = hashlib.sha256(payload.encode()).hexdigest()
-            expected = chain_link(prev_hash, key, actual_payload_hash)
-            if (
-                seq != expected_seq
-                or actual_payload_hash != payload_hash
-                or stored_prev != prev_hash
-                or stored_chain != expected
-            ):
-                problems.append({"seq": seq, "idempotency_key": key})
-                if len(problems) >= limit:
-                    return problems
-            prev_hash, expected_seq = stored_chain, seq + 1
-    return problems
+    rows = conn.execute(
+        f"""
+        select seq, idempotency_key from (
+            select seq, idempotency_key, payload_hash, prev_hash, chain_hash,
+                   sha256(payload) as actual_payload_hash,
+                   coalesce(lag(chain_hash) over chain, '{GENESIS_HASH}') as expected_prev,
+                   coalesce(lag(seq) over chain + 1, 1) as expected_seq
+            from store.events
+            window chain as (order by seq)
+        )
+        where seq != expected_seq
+           or actual_payload_hash != payload_hash
+           or prev_hash != expected_prev
+           or chain_hash != sha256(expected_prev || '|' || idempotency_key || '|'
+                                   || actual_payload_hash)
+        order by seq
+        limit {int(limit)}
+        """
+    ).fetchall()
+    return [{"seq": seq, "idempotency_key": key} for seq, key in rows]

@@ -1,0 +1,91 @@
+"""Run business dates through `daily_job` in this process and record each step's wall time.
+
+This is what `billing-pipeline run` does (runner.run_business_dates: same job, same ephemeral
+instance, same run config), plus reading STEP_START / STEP_SUCCESS timestamps from the
+instance's event log. Run it as a child process (`python -m benchmarks.stages`) so the parent
+can take the whole run's wall time, CPU time and peak RSS from the kernel.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import date, timedelta
+
+# Step key prefix -> the stage it belongs to in the results table.
+STAGES = {
+    "ingest_": "ingest",
+    "store__events": "event_store",
+    "event_store": "event_store",
+    "reconciliation": "recon",
+    "ledger": "ledger",
+    "dbt_models": "dbt",
+    "analytics": "publish",
+}
+
+
+def stage_of(step_key: str) -> str:
+    for prefix, stage in STAGES.items():
+        if step_key.startswith(prefix):
+            return stage
+    return step_key
+
+
+def step_seconds(instance, run_id: str) -> dict[str, float]:
+    """Wall seconds per step, STEP_START to STEP_SUCCESS/FAILURE, from the event log."""
+    started: dict[str, float] = {}
+    seconds: dict[str, float] = {}
+    for entry in instance.all_logs(run_id):
+        event = entry.dagster_event
+        if event is None or event.step_key is None:
+            continue
+        if event.event_type_value == "STEP_START":
+            started[event.step_key] = entry.timestamp
+        elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE"):
+            begin = started.get(event.step_key, entry.timestamp)
+            seconds[event.step_key] = seconds.get(event.step_key, 0.0) + entry.timestamp - begin
+    return seconds
+
+
+def run_dates(days: list[date]) -> dict:
+    import_start = time.perf_counter()
+    from billing_pipeline.definitions import defs
+    from billing_pipeline.runner import _QUIET, _instance
+
+    job = defs.resolve_job_def("daily_job")
+    instance = _instance()
+    imported = time.perf_counter() - import_start
+    out = {"import_seconds": imported, "days": []}
+    for day in days:
+        begin = time.perf_counter()
+        result = job.execute_in_process(
+            partition_key=day.isoformat(),
+            instance=instance,
+            raise_on_error=False,
+            run_config=_QUIET,
+        )
+        wall = time.perf_counter() - begin
+        steps = step_seconds(instance, result.run_id)
+        stages: dict[str, float] = {}
+        for key, seconds in steps.items():
+            stages[stage_of(key)] = stages.get(stage_of(key), 0.0) + seconds
+        failed = [e.step_key for e in result.all_events if e.is_step_failure]
+        out["days"].append(
+            {"date": day.isoformat(), "wall": wall, "ok": result.success, "failed": failed,
+             "steps": steps, "stages": stages}
+        )  # fmt: skip
+    return out
+
+
+def main(argv: list[str]) -> int:
+    start, end, out_path = date.fromisoformat(argv[0]), date.fromisoformat(argv[1]), argv[2]
+    days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    report = run_dates(days)
+    with open(out_path, "w") as fh:
+        json.dump(report, fh, indent=1)
+    return 0 if all(d["ok"] for d in report["days"]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
