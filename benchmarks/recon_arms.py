@@ -109,7 +109,9 @@ class ArmResult:
 
 
 def _count_sum(conn, table: str) -> tuple[int, int]:
-    n, total = conn.execute(f"select count(*), coalesce(sum(amount_minor), 0) from {table}").one()
+    n, total = conn.execute(
+        f"select count(*), coalesce(sum(amount_minor), 0) from {table}"
+    ).fetchall()[0]
     return int(n), int(total)
 
 
@@ -134,7 +136,7 @@ def pandas_script(conn: duckdb.DuckDBPyConnection, as_of: date) -> ArmResult:
 
     begin = time.perf_counter()
     frames = {
-        name: conn.execute(sql, {"as_of": as_of}).arrow().read_all().to_pandas(date_as_object=False)
+        name: _pandas(conn, sql, as_of)
         for name, sql in (
             ("events", EVENTS_SQL), ("lines", LINES_SQL),
             ("payouts", PAYOUTS_SQL), ("bank", BANK_SQL),
@@ -173,6 +175,11 @@ def pandas_script(conn: duckdb.DuckDBPyConnection, as_of: date) -> ArmResult:
         _frame_count_sum(leg2_ref),
         _frame_count_sum(leg2_amount),
     )
+
+
+def _pandas(conn, sql: str, as_of: date):
+    table = conn.sql(sql, params={"as_of": as_of}).to_arrow_table()
+    return table.to_pandas(date_as_object=False)
 
 
 def _one_to_one(pairs):

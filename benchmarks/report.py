@@ -1,0 +1,68 @@
+"""Render benchmarks/results/*.json as the markdown tables of RESULTS.md."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+STAGE_ORDER = ("ingest", "event_store", "recon", "ledger", "dbt", "publish")
+
+
+def _fmt(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    return f"{seconds:.1f}" if seconds >= 1 else f"{seconds:.2f}"
+
+
+def render(paths: list[Path]) -> str:
+    records = [json.loads(p.read_text()) for p in paths]
+    days = sorted(
+        (r for r in records if r["scenario"] == "day"), key=lambda r: r["payments_per_day"]
+    )
+    out = [
+        "| payments/day | events lines | input MB | wall s | CPU s | peak RSS MiB | "
+        + " | ".join(STAGE_ORDER)
+        + " | floor s | wall/floor |",
+        "|" + "---|" * (10 + len(STAGE_ORDER)),
+    ]
+    for r in days:
+        run, floor = r["run"], r["floor"]
+        last = run["days"][-1]
+        floor_s = min(floor["seconds"])
+        stages = " | ".join(_fmt(last["stages"].get(s)) for s in STAGE_ORDER)
+        out.append(
+            f"| {r['payments_per_day']:,} | {floor['rows'].get('events', 0):,} | "
+            f"{floor['bytes'] / 1e6:.0f} | {_fmt(run['usage']['wall'])} | "
+            f"{_fmt(run['usage']['cpu'])} | {run['usage']['peak_rss_mib']:.0f} | {stages} | "
+            f"{_fmt(floor_s)} | {run['usage']['wall'] / floor_s:.0f}x |"
+        )
+    out += [
+        "",
+        "| payments/day | recon stage s | lean SQL s | pandas s (+ load) | recon/lean | "
+        "pandas/recon | leg 1 matches | leg 2 ref + amount/date |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in days:
+        arms, recon = r["arms"], r["run"]["days"][-1]["stages"].get("recon")
+        lean, pandas = min(arms["lean_sql_seconds"]), min(arms["pandas_seconds"])
+        out.append(
+            f"| {r['payments_per_day']:,} | {_fmt(recon)} | {_fmt(lean)} | {_fmt(pandas)} "
+            f"(+{_fmt(arms['pandas_load_seconds'])}) | {recon / lean:.0f}x | "
+            f"{pandas / recon:.2f}x | {arms['leg1'][0]:,} | "
+            f"{arms['leg2_reference'][0]} + {arms['leg2_amount_date'][0]} |"
+        )
+    backfills = [r for r in records if r["scenario"] == "backfill"]
+    if backfills:
+        out += [
+            "",
+            "| backfill | wall s | CPU s | peak RSS MiB | first day s | last day s |",
+            "|---|---|---|---|---|---|",
+        ]
+        for r in backfills:
+            usage, per_day = r["run"]["usage"], r["run"]["days"]
+            out.append(
+                f"| {r['days']} days × {r['payments_per_day']:,} | {_fmt(usage['wall'])} | "
+                f"{_fmt(usage['cpu'])} | {usage['peak_rss_mib']:.0f} | "
+                f"{_fmt(per_day[0]['wall'])} | {_fmt(per_day[-1]['wall'])} |"
+            )
+    return "\n".join(out)
