@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # dagster-dbt loads the dbt manifest at import time: build it before anything imports the defs.
-$(MANIFEST): $(STAMP) $(shell find dbt_project -name '*.sql' -o -name '*.yml' -o -name '*.csv' | grep -v target/)
+$(MANIFEST): $(STAMP) $(shell find dbt_project -name '*.sql' -o -name '*.yml' -o -name '*.csv' -o -name '*.py' | grep -v target/)
 	mkdir -p $(BILLING_WAREHOUSE)
 	cd dbt_project && ../$(BIN)/dbt parse --quiet --profiles-dir . --project-dir .
 	touch $(MANIFEST)
@@ -34,7 +34,7 @@ run: $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/billing-pipeline demo
 
 test: $(MANIFEST)
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -145,15 +145,89 @@ def report(report_date, out, inbox, warehouse) -> None:
 
 
 @main.command()
+@click.option(
+    "--file",
+    "resolution_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="A resolutions file (CSV or YAML) to add to the resolutions folder first.",
+)
+@click.option("--date", "as_of", type=_iso_date, default=None, help="Default: latest date run.")
 @with_paths
-def resolve(inbox, warehouse) -> None:
-    """Apply the controllers' resolutions file to open discrepancies."""
-    _not_available_yet("resolve", "the reconciliation issue (discrepancies and resolutions)")
+def resolve(resolution_file, as_of, inbox, warehouse) -> None:
+    """Apply the controllers' resolutions (accept, write_off, manual_match) and republish.
+
+    Resolution files live in the resolutions folder (BILLING_RESOLUTIONS, default
+    data/resolutions/) and are applied by every run; this re-runs the latest business date so
+    that write-offs are posted and the published file shows the new statuses at once.
+    """
+    _pin_paths(inbox, warehouse)
+    from billing_pipeline import settings
+    from billing_pipeline.runner import (
+        latest_business_date,
+        resolution_outcomes,
+        run_business_dates,
+    )
+
+    if resolution_file is not None:
+        _add_resolution_file(resolution_file, settings.resolutions_dir())
+    day = as_of.date() if as_of else latest_business_date()
+    if day is None:
+        raise click.ClickException("nothing has been run yet: run a business date first")
+    ok = run_business_dates([day])
+    applied, rejected = resolution_outcomes(day)
+    click.echo(f"{day}: {len(applied)} resolution line(s) applied, {len(rejected)} rejected")
+    for line in rejected:
+        click.echo(f"  rejected {line}", err=True)
+    sys.exit(0 if ok and not rejected else 1)
 
 
-def _not_available_yet(command: str, where: str) -> None:
-    click.echo(f"billing-pipeline {command}: not available yet; it arrives with {where}.", err=True)
-    sys.exit(2)
+def _add_resolution_file(source: Path, folder: Path) -> None:
+    from billing_pipeline.recon.resolutions import read_resolutions
+
+    if source.suffix.lower() not in (".csv", ".yml", ".yaml"):
+        raise click.ClickException(f"{source.name}: resolutions are .csv, .yml or .yaml files")
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / source.name
+    if target.exists() and target.read_bytes() != source.read_bytes():
+        raise click.ClickException(
+            f"{target} exists with other content: resolutions are an audit trail, add a new file"
+        )
+    staging = folder / f".{source.name}.checking"
+    staging.mkdir(exist_ok=True)
+    try:
+        (staging / source.name).write_bytes(source.read_bytes())
+        problems = [r for r in read_resolutions(staging) if r.problem]
+    finally:
+        for child in staging.iterdir():
+            child.unlink()
+        staging.rmdir()
+    for r in problems:
+        click.echo(f"  {source.name}:{r.line}: {r.problem}", err=True)
+    target.write_bytes(source.read_bytes())
+
+
+@main.command()
+@click.option("--from", "start", type=_iso_date, required=True)
+@click.option("--to", "end", type=_iso_date, required=True)
+@with_paths
+def redrive(start, end, inbox, warehouse) -> None:
+    """Re-ingest the business dates FROM..TO that have quarantined rows (after a fix).
+
+    Quarantine is the dead-letter queue: once a parser is fixed or a corrected file is
+    delivered, re-driving re-runs those dates; rows that now pass leave the quarantine."""
+    _pin_paths(inbox, warehouse)
+    from billing_pipeline.runner import quarantined_by_date, run_business_dates
+
+    before = quarantined_by_date(start.date(), end.date())
+    if not before:
+        click.echo("nothing quarantined in that range")
+        return
+    ok = run_business_dates(sorted(before))
+    after = quarantined_by_date(start.date(), end.date())
+    for day in sorted(before):
+        click.echo(f"{day}: {before[day]} quarantined before, {after.get(day, 0)} after")
+    sys.exit(0 if ok else 1)
 
 
 if __name__ == "__main__":

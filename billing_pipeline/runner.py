@@ -74,3 +74,47 @@ def summary_lines() -> list[str]:
             f"{quarantined or 0:>12}"
         )
     return lines
+
+
+def _warehouse_reader() -> duckdb.DuckDBPyConnection | None:
+    path = settings.warehouse_path()
+    return duckdb.connect(str(path), read_only=True) if path.exists() else None
+
+
+def latest_business_date() -> date | None:
+    conn = _warehouse_reader()
+    if conn is None:
+        return None
+    with conn:
+        row = conn.execute("select max(partition_date) from ingest.file_registry").fetchone()
+    return row[0] if row else None
+
+
+def quarantined_by_date(start: date, end: date) -> dict[date, int]:
+    """Rows in the dead-letter queue from parsing or validation, per business date."""
+    conn = _warehouse_reader()
+    if conn is None:
+        return {}
+    with conn:
+        rows = conn.execute(
+            "select partition_date, count(*) from ingest.quarantine "
+            "where stage in ('parse', 'validate') and partition_date between ? and ? "
+            "group by 1",
+            [start, end],
+        ).fetchall()
+    return dict(rows)
+
+
+def resolution_outcomes(as_of: date) -> tuple[list[str], list[str]]:
+    conn = _warehouse_reader()
+    if conn is None:
+        return [], []
+    with conn:
+        rows = conn.execute(
+            "select file || ':' || line, outcome, coalesce(reason, '') "
+            "from recon_store.resolutions_log where as_of = ? order by file, line",
+            [as_of],
+        ).fetchall()
+    applied = [where for where, outcome, _ in rows if outcome == "applied"]
+    rejected = [f"{where}: {reason}" for where, outcome, reason in rows if outcome != "applied"]
+    return applied, rejected

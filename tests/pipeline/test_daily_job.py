@@ -25,6 +25,7 @@ def _run(root: Path, *args: str) -> subprocess.CompletedProcess:
         "BILLING_INBOX": str(root / "inbox"),
         "BILLING_WAREHOUSE": str(root / "warehouse"),
     }
+    env["BILLING_RESOLUTIONS"] = str(root / "resolutions")
     env.pop("DAGSTER_HOME", None)
     return subprocess.run([*CLI, *args], env=env, capture_output=True, text=True, check=False)
 
@@ -151,3 +152,38 @@ def test_cash_in_the_ledger_agrees_with_the_bank_statements(world):
             ).fetchone()
             # The ledger starts from zero: it holds exactly what moved since the first statement.
             assert balance == closing - opening, account_id
+
+
+def test_a_controller_write_off_is_posted_and_audited_and_a_bad_line_is_reported(world):
+    analytics = world / "warehouse" / "analytics.duckdb"
+    with duckdb.connect(str(analytics), read_only=True) as conn:
+        open_items = conn.execute(
+            "select discrepancy_id, amount_minor from recon.discrepancies "
+            "where status = 'open' and amount_minor != 0 order by discrepancy_id"
+        ).fetchall()
+    assert open_items, "the generated world must leave something to resolve"
+    discrepancy_id, _ = open_items[0]
+    resolutions = world / "resolutions.csv"
+    resolutions.write_text(
+        "discrepancy_id,action,note,who,refs\n"
+        f"{discrepancy_id},write_off,agreed with the processor,controller@example.com,\n"
+        "0000000000000000,accept,no such item,controller@example.com,\n"
+    )
+    env_extra = ["--file", str(resolutions)]
+    result = _run(world, "resolve", *env_extra)
+
+    assert result.returncode == 1  # one line was rejected, and the command says so
+    assert "unknown discrepancy id" in result.stderr
+    with duckdb.connect(str(analytics), read_only=True) as conn:
+        (status,) = conn.execute(
+            "select status from recon.discrepancies where discrepancy_id = ?", [discrepancy_id]
+        ).fetchone()
+        write_off_lines = conn.execute(
+            "select count(*) from ledger.journal_lines where entry_type = 'recon.write_off'"
+        ).fetchone()[0]
+        log = conn.execute(
+            "select line, outcome from recon.resolutions_log order by line"
+        ).fetchall()
+    assert status == "written_off"
+    assert write_off_lines >= 2
+    assert log == [(2, "applied"), (3, "rejected")]

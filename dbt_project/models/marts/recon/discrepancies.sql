@@ -10,7 +10,8 @@ latest as (
 ),
 
 -- An item that was only ever pending and then matched was never a discrepancy anyone had
--- to look at: keep resolved items only if they were open at some point.
+-- to look at: keep resolved items only if they were open at some point or a controller
+-- resolved them.
 ever_open as (
     select distinct discrepancy_id from discrepancies where status in ('open', 'written_off')
 )
@@ -34,3 +35,4 @@ from discrepancies
 join latest using (as_of)
 where discrepancies.status != 'resolved'
    or discrepancy_id in (select discrepancy_id from ever_open)
+   or coalesce(resolution, '') not like 'auto:%'
