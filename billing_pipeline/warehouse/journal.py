@@ -17,8 +17,9 @@ import polars as pl
 from billing_pipeline.domain import accounts
 from billing_pipeline.domain.fx import RateBook, RateError, RateQuote
 from billing_pipeline.domain.posting import post_frame
-from billing_pipeline.domain.rounding import RoundingRule, convert_minor
+from billing_pipeline.domain.rounding import RoundingRule
 from billing_pipeline.warehouse import fx_postings
+from billing_pipeline.warehouse.fx_convert import convert_columns
 from billing_pipeline.warehouse.fx_items import CLEARING_ITEMS_SQL as _CLEARING_ITEMS
 from billing_pipeline.warehouse.fx_items import PAYOUT_ITEM_SQL as _PAYOUT_ITEM
 from billing_pipeline.warehouse.fx_items import with_items
@@ -235,22 +236,35 @@ def _quotes(lines: pl.DataFrame, book: RateBook, functional: str):
 
 
 def _functional_amounts(lines, quotes, functional: str, rule: RoundingRule) -> pl.DataFrame:
-    rows = lines.select("effective_date", "currency", "debit_minor", "credit_minor").rows()
-    f_debit, f_credit, rate, rate_date, rate_source = [], [], [], [], []
-    for on, currency, debit, credit in rows:
-        quote = quotes[(on, currency)]
-        f_debit.append(convert_minor(debit, currency, functional, quote.rate, rule))
-        f_credit.append(convert_minor(credit, currency, functional, quote.rate, rule))
-        rate.append(str(quote.rate))
-        rate_date.append(quote.rate_date)
-        rate_source.append(quote.source)
-    return lines.with_columns(
-        pl.Series("functional_debit_minor", f_debit, dtype=pl.Int64),
-        pl.Series("functional_credit_minor", f_credit, dtype=pl.Int64),
-        pl.Series("rate", rate, dtype=pl.Utf8),
-        pl.Series("rate_date", rate_date, dtype=pl.Date),
-        pl.Series("rate_source", rate_source, dtype=pl.Utf8),
-        functional_currency=pl.lit(functional),
+    """Each line's functional amounts at its quote, set-based (`fx_convert`, exact)."""
+    quote_frame = pl.DataFrame(
+        [
+            (on, currency, str(q.rate), q.rate_date, q.source)
+            for (on, currency), q in quotes.items()
+        ],
+        schema={
+            "effective_date": pl.Date,
+            "currency": pl.Utf8,
+            "rate": pl.Utf8,
+            "rate_date": pl.Date,
+            "rate_source": pl.Utf8,
+        },
+        orient="row",
+    )
+    converted = convert_columns(
+        lines.join(quote_frame, on=["effective_date", "currency"], how="left"),
+        {"functional_debit_minor": "debit_minor", "functional_credit_minor": "credit_minor"},
+        functional,
+        rule,
+    )
+    return converted.with_columns(functional_currency=pl.lit(functional)).select(
+        *lines.columns,
+        "functional_debit_minor",
+        "functional_credit_minor",
+        "rate",
+        "rate_date",
+        "rate_source",
+        "functional_currency",
     )
 
 
