@@ -207,6 +207,53 @@ def _add_resolution_file(source: Path, folder: Path) -> None:
     target.write_bytes(source.read_bytes())
 
 
+@main.command("recon-diff")
+@click.option("--rules-a", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--rules-b", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--date", "as_of", type=_iso_date, default=None, help="Default: latest date run.")
+@with_paths
+def recon_diff(rules_a, rules_b, as_of, inbox, warehouse) -> None:
+    """Run two rule versions on the same business date; list the matches and discrepancies
+    that differ. Nothing is written: try a rule change before deploying it."""
+    _pin_paths(inbox, warehouse)
+    import duckdb
+
+    from billing_pipeline import settings
+    from billing_pipeline.recon import diff_rule_versions, load_rules
+    from billing_pipeline.runner import latest_business_date
+    from billing_pipeline.warehouse.tables import use_utc
+
+    day = as_of.date() if as_of else latest_business_date()
+    if day is None:
+        raise click.ClickException("nothing has been run yet: run a business date first")
+    first = load_rules(rules_a or settings.recon_rules_path())
+    second = load_rules(rules_b or settings.recon_rules_path())
+    # Work on a copy: reconciliation builds temp tables, the warehouse stays untouched.
+    conn = duckdb.connect()
+    use_utc(conn)
+    conn.execute(f"attach '{settings.warehouse_path()}' as wh (read_only)")
+    for schema in ("store", "recon_store"):
+        conn.execute(f"create schema {schema}")
+        for (table,) in conn.execute(
+            "select table_name from information_schema.tables "
+            "where table_catalog = 'wh' and table_schema = ?",
+            [schema],
+        ).fetchall():
+            conn.execute(f"create table {schema}.{table} as select * from wh.{schema}.{table}")
+    result = diff_rule_versions(conn, day, first, second)
+    click.echo(f"{day}: rules {first.version} vs {second.version}")
+    for title, rows in (
+        ("matches only with A", result.only_in_a_matches),
+        ("matches only with B", result.only_in_b_matches),
+        ("discrepancies only with A", result.only_in_a_discrepancies),
+        ("discrepancies only with B", result.only_in_b_discrepancies),
+    ):
+        click.echo(f"{title}: {len(rows)}")
+        for row in rows[:20]:
+            click.echo(f"  {row}")
+    sys.exit(0 if result.identical else 3)
+
+
 @main.command()
 @click.option("--from", "start", type=_iso_date, required=True)
 @click.option("--to", "end", type=_iso_date, required=True)

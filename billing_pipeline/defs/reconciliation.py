@@ -58,6 +58,21 @@ def reconciliation(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
             {"d": as_of},
         ).fetchall()
     rates = {leg: float(rate) for leg, rate in report.match_rate.items()}
+    # Open discrepancies as a table: leg x type x age bucket x currency, count and amount.
+    open_rows: dict[tuple, dict] = {}
+    for m in report.metrics:
+        if m["metric"] in ("open_count", "open_amount_minor"):
+            key = (m["leg"], m["type"], m["age_bucket"], m["currency"])
+            open_rows.setdefault(key, {})[m["metric"]] = int(m["value"])
+    open_table = dg.MetadataValue.md(
+        "| leg | type | age (days) | currency | count | amount (minor units) |\n"
+        "|---|---|---|---|---|---|\n"
+        + "".join(
+            f"| {leg} | {kind} | {age} | {ccy} | {v.get('open_count', 0)} "
+            f"| {v.get('open_amount_minor', 0)} |\n"
+            for (leg, kind, age, ccy), v in sorted(open_rows.items(), key=repr)
+        )
+    )
     yield dg.MaterializeResult(
         asset_key=["recon_store", "matches"],
         metadata={
@@ -71,6 +86,7 @@ def reconciliation(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
         metadata={
             "dagster/row_count": sum(report.open_by_type.values()),
             "open_by_type": report.open_by_type,
+            "open_by_type_and_age": open_table,
             "pending_by_type": report.pending_by_type,
             "rejected_resolutions": len(report.rejected_resolutions),
         },
