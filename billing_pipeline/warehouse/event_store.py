@@ -312,11 +312,13 @@ def chain_violations(conn: duckdb.DuckDBPyConnection, limit: int = 20) -> list[d
     rows = conn.execute(
         f"""
         select seq, idempotency_key from (
-            select seq, idempotency_key, payload_hash, prev_hash, chain_hash,
-                   sha256(payload) as actual_payload_hash,
+            select *,
                    coalesce(lag(chain_hash) over chain, '{GENESIS_HASH}') as expected_prev,
                    coalesce(lag(seq) over chain + 1, 1) as expected_seq
-            from store.events
+            -- Hash the payloads first so the window carries narrow rows, not the payloads.
+            from (select seq, idempotency_key, payload_hash, prev_hash, chain_hash,
+                         sha256(payload) as actual_payload_hash
+                  from store.events)
             window chain as (order by seq)
         )
         where seq != expected_seq
