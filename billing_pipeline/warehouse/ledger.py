@@ -29,8 +29,11 @@ create table if not exists ledger_store.journal_lines (
     functional_debit_minor bigint not null, functional_credit_minor bigint not null,
     rate varchar not null, rate_date date not null, rate_source varchar not null,
     functional_currency varchar not null,
-    partition_date date, source_line bigint, source_file varchar
+    partition_date date, source_line bigint, source_file varchar,
+    fx_item varchar
 );
+-- Warehouses created before fx_item (the open item a line opens or closes) gain it here.
+alter table ledger_store.journal_lines add column if not exists fx_item varchar;
 create table if not exists ledger_store.payment_states (
     payment_id varchar not null, state varchar not null, state_since timestamptz,
     currency varchar, amount_authorized_minor bigint, amount_captured_minor bigint,
