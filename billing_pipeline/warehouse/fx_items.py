@@ -98,4 +98,4 @@ def with_items(lines: pl.DataFrame, facts: pl.DataFrame) -> pl.DataFrame:
         .then(pl.col("suspense_item"))
     )
     items = keyed.select("fact_id", "line_no", item.alias("fx_item"))
-    return lines.join(items, on=["fact_id", "line_no"], how="left")
+    return lines.drop("fx_item", strict=False).join(items, on=["fact_id", "line_no"], how="left")

@@ -67,6 +67,8 @@ def adjustment_lines(deltas: pl.DataFrame, functional: str, columns: list[str]) 
         rate_date=pl.col("effective_date"),
         rate_source=pl.lit("identity"),
     )
+    if "fx_item" in on_income.columns:  # the item is the foreign side's, not the income's
+        on_income = on_income.with_columns(fx_item=pl.lit(None, dtype=pl.Utf8))
     both = pl.concat([on_account, on_income], how="vertical_relaxed")
     return (
         both.with_columns(pl.lit(None).alias(c) for c in columns if c not in both.columns)
@@ -147,6 +149,7 @@ def realized_lines(lines: pl.DataFrame, functional: str, columns: list[str]) -> 
             account="account",
             currency="currency",
             delta=-pl.col("residue"),
+            fx_item="fx_item",
             rate="rate",
             rate_date="rate_date",
             rate_source="rate_source",

@@ -173,7 +173,10 @@ def post_and_convert(
     functional: str,
     rule: RoundingRule,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(journal lines with functional amounts and lineage, problems per event).
+    """(journal lines with functional amounts, open item and lineage, problems per event).
+
+    `fx_item` is the open item a line on a monetary account opens or closes (`fx_items`);
+    an `fx.realized` line carries the item it closed; other lines have none.
 
     After posting and conversion come the FX entries (`fx_postings`): each conversion's
     spread, realized results of closed items, month-end revaluations and their reversals.
@@ -187,8 +190,8 @@ def post_and_convert(
     lines = _functional_amounts(lines, quotes, functional, rule)
     lines = _with_rounding_lines(lines, functional)
     lines = pl.concat([lines, fx_postings.spread_lines(lines, functional)], how="vertical_relaxed")
-    itemized = with_items(lines, facts)
-    realized = fx_postings.realized_lines(itemized, functional, lines.columns)
+    lines = with_items(lines, facts)
+    realized = fx_postings.realized_lines(lines, functional, lines.columns)
     lines = pl.concat([lines, realized], how="vertical_relaxed")
     revalued, revaluation_problems = fx_postings.revaluation_lines(lines, book, functional, rule)
     lines = pl.concat([lines, revalued], how="vertical_relaxed")
