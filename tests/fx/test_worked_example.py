@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 
 from billing_pipeline.domain.fx import RateBook, parse_override
+from billing_pipeline.warehouse.fx_attribution import payment_attribution
 from billing_pipeline.warehouse.journal import build_facts, post_and_convert
 from billing_pipeline.warehouse.ledger import ensure_ledger
 from billing_pipeline.warehouse.lifecycles import fold_all
@@ -46,7 +47,7 @@ EVENTS = [
 
 
 @pytest.fixture(scope="module")
-def journal():
+def journal_conn():
     conn = duckdb.connect()
     ensure_schema(conn)
     ensure_ledger(conn)
@@ -61,7 +62,12 @@ def journal():
     facts = build_facts(conn, fold_all(conn))
     lines, problems = post_and_convert(conn, facts, book, "USD", "half_even")
     assert problems.is_empty()
-    return lines
+    return conn, lines
+
+
+@pytest.fixture(scope="module")
+def journal(journal_conn):
+    return journal_conn[1]
 
 
 def fx_result(lines, fact_type, account=None):
@@ -135,3 +141,16 @@ def test_every_fx_line_is_zero_in_its_transaction_currency_and_entries_balance(j
         n=(pl.col("debit_minor") - pl.col("credit_minor")).sum()
     )
     assert (per_currency["n"] == 0).all()
+
+
+def test_payment_attribution_splits_the_18_cents_into_its_three_steps(journal_conn):
+    conn, lines = journal_conn
+    rows = payment_attribution(conn, lines).to_dicts()
+    # invoice -> capture: receivable realized +200; capture -> settlement: JPY clearing -100 and
+    # conversion spread -200; settlement -> bank: EUR clearing +118 (test above, by hand).
+    assert rows == [
+        {"payment_id": "pay_1", "processor": "adyen", "processor_ref": "psp_1",
+         "invoice_id": "inv_1", "currency": "JPY", "invoice_to_capture_minor": 200,
+         "capture_to_settlement_minor": -300, "settlement_to_bank_minor": 118,
+         "total_fx_minor": 18},
+    ]  # fmt: skip
