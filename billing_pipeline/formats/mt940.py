@@ -197,7 +197,19 @@ def _balance(tag: _Tag) -> dict[str, Any]:
     }
 
 
+# The head of a :61: line in SWIFT's own syntax: value date, optional entry date, mark (with
+# an optional reversal R and funds code), amount with its decimal comma, then the type code.
+# The library's patterns are lenient enough to read `D6x0,42NTRF` as an amount of 6: a line
+# whose head does not have this shape is rejected rather than read with a wrong amount.
+_STATEMENT_LINE_HEAD = re.compile(
+    r"^\d{6}(?:\d{4})?\s*(?:R?[DC]|[DC]R?|E[DC])[A-Z]?\d[\d]*[,.]\d*[NSF][A-Z0-9]{2}[A-Z0-9 ]",
+    re.IGNORECASE,
+)
+
+
 def _library_statement_line(tag: _Tag) -> dict[str, Any]:
+    if not _STATEMENT_LINE_HEAD.match(tag.lines[0]):
+        raise _unreadable_statement_line(tag)
     text = ":61:" + "\n".join(tag.lines)
     for statement_tag in _STATEMENT_TAGS:
         tags = {61: statement_tag} if statement_tag is not None else None
@@ -208,9 +220,13 @@ def _library_statement_line(tag: _Tag) -> dict[str, Any]:
             continue
         if len(transactions) == 1:
             return transactions[0].data
-    raise FieldError(
+    raise _unreadable_statement_line(tag)
+
+
+def _unreadable_statement_line(tag: _Tag) -> FieldError:
+    return FieldError(
         f":61: statement line {tag.lines[0]!r} not readable by mt-940 (expected YYMMDD[MMDD], "
-        "D/C mark, amount, type code, reference[//bank reference])"
+        "D/C mark, amount with its decimal comma, type code, reference[//bank reference])"
     )
 
 
