@@ -159,6 +159,12 @@ def parse(content: bytes, file_name: str) -> ParseResult:
     if account is not None:
         notes.append("file ends inside an account (no 49/98/99 trailers)")
         _read_account(file_header, group, account, rows, rejected, notes)
+    if not any(record.code == "99" for record in records):
+        # A file cut short in transit: what it holds is read, and the cut itself is put on
+        # record in the quarantine, so a truncated delivery never passes as a complete one.
+        last = records[-1]
+        reason = "no 99 file trailer: the file is truncated or incomplete; entries above it read"
+        rejected.append(Rejected(last.line_no, reason, _raw(last)))
     return result(rows, rejected, notes)
 
 
