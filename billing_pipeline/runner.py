@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 from datetime import date
 
+import click
 import dagster as dg
 import duckdb
 from rich.progress import Progress
 
 from billing_pipeline import settings
+from billing_pipeline.reliability.run_lock import WarehouseBusy, hold_run_lock
 from billing_pipeline.reporting.run_log import record_in_process_result
 
 
@@ -27,7 +29,22 @@ _QUIET = {
 
 
 def run_business_dates(days: list[date]) -> bool:
-    """Materialize every asset for each date, oldest first. True when every run succeeded."""
+    """Materialize every asset for each date, oldest first. True when every run succeeded.
+
+    One run at a time per warehouse: a second one fails at once with a clear message
+    (`click.ClickException`, exit code 1) instead of meeting DuckDB's file lock mid-run."""
+    try:
+        with hold_run_lock(settings.warehouse_dir(), f"run of {_span(days)}"):
+            return _run_locked(days)
+    except WarehouseBusy as busy:
+        raise click.ClickException(str(busy)) from None
+
+
+def _span(days: list[date]) -> str:
+    return f"{days[0]}..{days[-1]}" if days else "no dates"
+
+
+def _run_locked(days: list[date]) -> bool:
     from billing_pipeline.definitions import defs
 
     job = defs.resolve_job_def("daily_job")

@@ -2,7 +2,9 @@
 
 Analysts open `analytics.duckdb` read-only. A rename is atomic on one file system, so a reader
 sees either the previous complete file or the new complete file, never a half-written one,
-and the writer never holds a lock on the file analysts read.
+and the writer never holds a lock on the file analysts read. A run killed while building the
+new file leaves its temporary file behind; the next publish removes such leftovers (one
+writer at a time: the run lock and the DuckDB pool of size one).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ def published_relations(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, str]
 def publish(conn: duckdb.DuckDBPyConnection, analytics_path: Path) -> dict[str, int]:
     """Copy every published relation into a fresh file and swap it in. Returns row counts."""
     analytics_path.parent.mkdir(parents=True, exist_ok=True)
+    remove_leftovers(analytics_path)
     tmp_path = analytics_path.with_name(f".{analytics_path.name}.{uuid.uuid4().hex}.tmp")
     alias = "publishing"
     counts: dict[str, int] = {}
@@ -47,7 +50,17 @@ def publish(conn: duckdb.DuckDBPyConnection, analytics_path: Path) -> dict[str, 
         conn.execute(f"detach {alias}")
     _fsync(tmp_path)
     os.replace(tmp_path, analytics_path)
+    _fsync(analytics_path.parent)  # the rename itself survives a power cut
     return counts
+
+
+def remove_leftovers(analytics_path: Path) -> list[Path]:
+    """Delete temporary files of earlier publishes that never reached the rename."""
+    pattern = f".{analytics_path.name}.*.tmp*"  # the file and its .wal
+    leftovers = sorted(analytics_path.parent.glob(pattern))
+    for path in leftovers:
+        path.unlink(missing_ok=True)
+    return leftovers
 
 
 def _sql_path(path: Path) -> str:
