@@ -41,6 +41,8 @@ def invariant_violations(conn: duckdb.DuckDBPyConnection, days: list[date]) -> d
         ],
         "unbalanced_entries": audits.unbalanced_entries(conn),
         "orphan_lines": audits.orphan_lines(conn),
-        "trial_balance": [o for o in audits.trial_balance_offsets(conn) if o["currency"] != "functional"],
+        "trial_balance": [
+            o for o in audits.trial_balance_offsets(conn) if o["currency"] != "functional"
+        ],
     }
     return {name: found[name] for name in found if found[name]}

@@ -55,7 +55,9 @@ def adyen(*rows: str) -> str:
     return "\n".join([ADYEN_HEADER, *(rows or [adyen_row()])]) + "\n"
 
 
-BANK_CSV_HEADER = "account_id,booking_date,value_date,amount,currency,reference,description,counterparty"
+BANK_CSV_HEADER = (
+    "account_id,booking_date,value_date,amount,currency,reference,description,counterparty"
+)
 IBAN = "DE89370400440532013000"
 
 
@@ -113,7 +115,9 @@ BAI2 = (
 CAMT_NS = "urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"
 
 
-def camt(amount: str = "5298.37", currency: str = "EUR", ns: str = CAMT_NS, ref: str = "CB1") -> str:
+def camt(
+    amount: str = "5298.37", currency: str = "EUR", ns: str = CAMT_NS, ref: str = "CB1"
+) -> str:
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <Document xmlns="{ns}"><BkToCstmrStmt><GrpHdr><MsgId>M1</MsgId>
 <CreDtTm>{DAY}T22:00:00+02:00</CreDtTm></GrpHdr><Stmt><Id>S1</Id>
