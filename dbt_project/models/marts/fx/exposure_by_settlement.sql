@@ -171,7 +171,7 @@ select
     count(*) as open_items,
     min(expected_on) as earliest_expected_on,
     max(expected_on) as latest_expected_on,
-    sum(open_amount_minor) as open_amount_minor,
-    sum(functional_amount_minor) as functional_amount_minor
+    cast(sum(open_amount_minor) as bigint) as open_amount_minor,
+    cast(sum(functional_amount_minor) as bigint) as functional_amount_minor
 from expected
 group by all
