@@ -69,6 +69,22 @@ def _run_days(folder: Path, first: date, last: date, tag: str) -> dict:
     return {"usage": usage.as_dict(), **stages}
 
 
+def _direct_days(folder: Path, first: date, last: date) -> dict:
+    """Land and append earlier days with the warehouse functions (no recon, ledger, dbt)."""
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    (folder / "warehouse").mkdir(parents=True, exist_ok=True)
+    usage = run_measured(
+        python_module(
+            "benchmarks.direct",
+            str(folder / "inbox"),
+            str(folder / "warehouse" / "billing.duckdb"),
+            *(d.isoformat() for d in days),
+        ),
+        log=folder / "run-warm-direct.log",
+    )
+    return {"usage": usage.as_dict(), "log": (folder / "run-warm-direct.log").read_text()}
+
+
 def _arms(folder: Path, as_of: date, repeats: int) -> dict:
     import duckdb
 
@@ -86,11 +102,18 @@ def _arms(folder: Path, as_of: date, repeats: int) -> dict:
     sql, pd = results["lean_sql"], results["pandas"]
     if sql.totals() != pd.totals():
         raise click.ClickException(f"arms disagree: sql {sql.totals()} pandas {pd.totals()}")
-    recon = dict(
-        conn.execute(
-            "select rule_id, count(*) from recon_store.matches where as_of = ? group by 1",
-            [as_of],
-        ).fetchall()
+    has_recon = conn.execute(
+        "select count(*) from information_schema.tables where table_schema = 'recon_store'"
+    ).fetchone()[0]
+    recon = (
+        dict(
+            conn.execute(
+                "select rule_id, count(*) from recon_store.matches where as_of = ? group by 1",
+                [as_of],
+            ).fetchall()
+        )
+        if has_recon
+        else {}
     )
     conn.close()
     return {
@@ -154,12 +177,26 @@ def main() -> None:
 @click.option("--root", type=click.Path(path_type=Path), default=Path("/tmp/bench"))
 @click.option("--repeats", type=int, default=3, show_default=True)
 @click.option("--name", default=None, help="results file name (default day-<payments>)")
-def day(payments, days, seed, root, repeats, name) -> None:
+@click.option(
+    "--warm",
+    type=click.Choice(["pipeline", "direct"]),
+    default="pipeline",
+    show_default=True,
+    help="earlier days through the whole job, or only landed + appended to the event store "
+    "(recon, ledger and dbt read all history as of the run date either way)",
+)
+def day(payments, days, seed, root, repeats, name, warm) -> None:
     """Generate a world, run all but its last day, then time the last day end to end."""
     root.mkdir(parents=True, exist_ok=True)
     folder, generated = _world(root, payments, days, seed)
     last = START + timedelta(days=days - 1)
-    warm = _run_days(folder, START, last - timedelta(days=1), "warm") if days > 1 else None
+    earlier = (START, last - timedelta(days=1))
+    if days == 1:
+        warm_up = None
+    elif warm == "direct":
+        warm_up = _direct_days(folder, *earlier)
+    else:
+        warm_up = _run_days(folder, *earlier, "warm")
     measured = _run_days(folder, last, last, "last")
     record = {
         "scenario": "day",
@@ -167,7 +204,8 @@ def day(payments, days, seed, root, repeats, name) -> None:
         "days": days,
         "date": last.isoformat(),
         "generate": generated,
-        "warm_up": warm,
+        "warm_up": warm_up,
+        "warm_mode": warm,
         "run": measured,
         "floor": _floor(folder, last, repeats),
         "arms": _arms(folder, last, repeats),
@@ -205,6 +243,26 @@ def _save(name: str, record: dict) -> None:
     click.echo(f"wrote {path}")
     run = record["run"]
     click.echo(json.dumps({"usage": run["usage"], "days": run.get("days", [])[-1:]}, indent=1))
+
+
+@main.command()
+@click.option("--folder", type=click.Path(path_type=Path, exists=True), required=True)
+@click.option("--date", "day_text", required=True, help="business date (YYYY-MM-DD)")
+@click.option("--repeats", type=int, default=3, show_default=True)
+@click.option("--name", required=True)
+def arms(folder, day_text, repeats, name) -> None:
+    """Floor and recon reference arms only, on a world whose warehouse is already landed."""
+    as_of = date.fromisoformat(day_text)
+    record = {
+        "scenario": "arms",
+        "date": day_text,
+        "floor": _floor(folder, as_of, repeats),
+        "arms": _arms(folder, as_of, repeats),
+        "machine": _machine(),
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(record, indent=1, default=str))
+    click.echo(json.dumps(record, indent=1, default=str))
 
 
 @main.command()
