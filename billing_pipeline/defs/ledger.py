@@ -71,6 +71,8 @@ _LEDGER_CHECKS = {
     "entries_balance": "Every entry balances per currency and in the functional currency.",
     "trial_balance_nets_to_zero": "All lines net to zero per currency and in functional.",
     "no_orphan_lines": "Every journal line traces to an event in the store.",
+    "payouts_net_to_zero": "Processor clearing of every booked payout nets to zero per "
+    "currency, unless reconciliation reports a discrepancy on it.",
     "journal_rebuilds_identically": "Rebuilding from the event store gives the same journal.",
 }
 
@@ -104,6 +106,7 @@ def ledger(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
             "entries_balance": audits.unbalanced_entries(conn),
             "trial_balance_nets_to_zero": audits.trial_balance_offsets(conn),
             "no_orphan_lines": audits.orphan_lines(conn),
+            "payouts_net_to_zero": audits.payouts_not_netting(conn),
         }
         rebuilt_ok = journal_rebuilds_identically(conn, functional, rule)
     counts = {

@@ -111,3 +111,43 @@ def trial_balance_offsets(conn: duckdb.DuckDBPyConnection) -> list[dict]:
     if total and total[0] != 0:
         offsets.append({"currency": "functional", "offset": int(total[0])})
     return offsets
+
+
+def payouts_not_netting(conn: duckdb.DuckDBPyConnection, limit: int = 20) -> list[dict]:
+    """Booked payouts whose processor-clearing lines do not net to zero per currency, unless
+    reconciliation reports a discrepancy on the payout or on one of its settlement lines (a
+    settlement line with no ledger payment, a payout that differs from its lines): those
+    differences are the controllers' to resolve, not a broken ledger."""
+    rows = conn.execute(
+        """
+        with booked as (
+            select 'payout:' || (payload->>'processor') || ':' || (payload->>'payout_ref')
+                as item
+            from store.events where event_type = 'payout.sent'
+        ),
+        net as (
+            select fx_item as item, currency, sum(debit_minor - credit_minor) as net_minor
+            from ledger_store.journal_lines
+            where account like 'assets:processor_clearing:%' and fx_item like 'payout:%'
+            group by all
+            having sum(debit_minor - credit_minor) != 0
+        ),
+        latest as (select max(as_of) as as_of from recon_store.discrepancies),
+        explained as (
+            select distinct 'payout:' || (e.payload->>'processor') || ':'
+                || (e.payload->>'payout_ref') as item
+            from recon_store.discrepancies d
+            join latest using (as_of)
+            join store.events e on e.idempotency_key = d.reference
+            where e.event_type like 'settlement.%' or e.event_type = 'payout.sent'
+        )
+        select net.item, net.currency, net.net_minor
+        from net
+        join booked using (item)
+        anti join explained using (item)
+        order by net.item, net.currency
+        limit ?
+        """,
+        [limit],
+    ).fetchall()
+    return [{"payout": i, "currency": c, "clearing_net_minor": int(n)} for i, c, n in rows]

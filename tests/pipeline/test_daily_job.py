@@ -187,3 +187,24 @@ def test_a_controller_write_off_is_posted_and_audited_and_a_bad_line_is_reported
     assert status == "written_off"
     assert write_off_lines >= 2
     assert log == [(2, "applied"), (3, "rejected")]
+
+
+def test_the_payout_clearing_audit_holds_and_catches_lost_fee_lines(world, tmp_path):
+    import shutil
+
+    from billing_pipeline.warehouse.audits import payouts_not_netting
+
+    copy = tmp_path / "billing.duckdb"
+    shutil.copy(world / "warehouse" / "billing.duckdb", copy)
+    with duckdb.connect(str(copy)) as conn:
+        assert payouts_not_netting(conn) == []
+        touched = {
+            item
+            for (item,) in conn.execute(
+                "select distinct fx_item from ledger_store.journal_lines "
+                "where fact_type = 'settlement.fee' and fx_item like 'payout:%'"
+            ).fetchall()
+        }
+        conn.execute("delete from ledger_store.journal_lines where fact_type = 'settlement.fee'")
+        flagged = {v["payout"] for v in payouts_not_netting(conn)}
+    assert flagged and flagged <= touched
