@@ -6,6 +6,7 @@ from dagster_dbt import DbtCliResource, DbtProject
 from dagster_duckdb import DuckDBResource
 
 from billing_pipeline import settings
+from billing_pipeline.reliability.threads import duckdb_connection_config
 
 # Every asset that writes billing.duckdb runs in this pool, limited to one at a time
 # (dagster.yaml), because DuckDB allows a single writing process per file.
@@ -28,6 +29,9 @@ def dbt_executable() -> str:
 
 def build_resources() -> dict:
     return {
-        "duckdb": DuckDBResource(database=str(settings.warehouse_path())),
+        "duckdb": DuckDBResource(
+            database=str(settings.warehouse_path()),
+            connection_config=duckdb_connection_config(),  # BILLING_DUCKDB_THREADS
+        ),
         "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
     }
