@@ -16,6 +16,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 
 import dagster as dg
@@ -60,7 +61,11 @@ class InboxCursor:
     def is_new(self, file: InboxFile) -> bool:
         if file.stamp_ns <= self.watermark_ns - GRACE_NS:
             return False
-        return (file.relpath, file.stamp_ns) not in set(self.recent)
+        return (file.relpath, file.stamp_ns) not in self._recent_set
+
+    @cached_property
+    def _recent_set(self) -> frozenset[tuple[str, int]]:
+        return frozenset(self.recent)
 
     def advanced(self, files: list[InboxFile]) -> "InboxCursor":
         watermark = max([self.watermark_ns, *(f.stamp_ns for f in files)])
@@ -77,7 +82,10 @@ def scan_inbox(inbox: Path) -> list[InboxFile]:
             continue
         for folder in sorted(p for p in source_dir.iterdir() if p.is_dir()):
             for path in sorted(p for p in folder.iterdir() if p.is_file()):
-                stat = path.stat()
+                try:
+                    stat = path.stat()
+                except FileNotFoundError:  # moved away between listing and stat
+                    continue
                 found.append(
                     InboxFile(
                         source=source,

@@ -34,7 +34,7 @@ class BarData:
 def aging_data(conn: duckdb.DuckDBPyConnection, day: date) -> BarData:
     """Invoice aging when receivables are published; else open discrepancies by age."""
     if "receivables.invoice_aging" in queries.published_relations(conn):
-        columns = queries._columns(conn, "receivables.invoice_aging")
+        columns = queries.columns_of(conn, "receivables.invoice_aging")
         if {"functional_amount_due_minor", "functional_currency"} <= columns:
             measure, unit = "sum(functional_amount_due_minor)", "any_value(functional_currency)"
         else:

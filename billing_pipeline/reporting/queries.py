@@ -54,7 +54,7 @@ def _missing(conn, *relations: str) -> NotPublished | None:
     return NotPublished(absent) if absent else None
 
 
-def _columns(conn, relation: str) -> set[str]:
+def columns_of(conn, relation: str) -> set[str]:
     schema, table = relation.split(".")
     rows = conn.execute(
         "select column_name from information_schema.columns "
@@ -192,7 +192,7 @@ def fx_exposure(conn: duckdb.DuckDBPyConnection, day: date) -> Section | NotPubl
     if missing:
         return missing
     wanted = ("currency", "open_amount_minor", "functional_amount_minor")
-    present = _columns(conn, "fx.exposure")
+    present = columns_of(conn, "fx.exposure")
     if "as_of_date" not in present or not set(wanted) <= present:
         return NotPublished(("fx.exposure with " + ", ".join(("as_of_date", *wanted)),))
     rows = conn.execute(
