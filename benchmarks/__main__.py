@@ -90,7 +90,11 @@ def _arms(folder: Path, as_of: date, repeats: int) -> dict:
 
     from benchmarks.recon_arms import lean_sql, pandas_script
 
-    conn = duckdb.connect(str(folder / "warehouse" / "billing.duckdb"), read_only=True)
+    conn = duckdb.connect(
+        str(folder / "warehouse" / "billing.duckdb"),
+        read_only=True,
+        config={"enable_progress_bar": False},
+    )
     conn.execute("set timezone = 'UTC'")
     runs = {"lean_sql": [], "pandas": []}
     results = {}

@@ -23,7 +23,7 @@ def render(paths: list[Path]) -> str:
         "| payments/day | events lines | input MB | wall s | CPU s | peak RSS MiB | "
         + " | ".join(STAGE_ORDER)
         + " | floor s | wall/floor |",
-        "|" + "---|" * (10 + len(STAGE_ORDER)),
+        "|" + "---|" * (8 + len(STAGE_ORDER)),
     ]
     for r in days:
         run, floor = r["run"], r["floor"]
