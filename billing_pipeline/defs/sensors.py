@@ -146,6 +146,7 @@ def evaluate_inbox(
     return requests, skipped, cursor.advanced(files)
 
 
+# Off until an operator turns it on: its first tick requests every date found in the inbox.
 @dg.sensor(
     job=daily_job,
     minimum_interval_seconds=60,
@@ -168,6 +169,8 @@ def inbox_sensor(context: dg.SensorEvaluationContext):
     run_status=dg.DagsterRunStatus.SUCCESS,
     monitored_jobs=[daily_job],
     description="Records the check outcomes of every successful daily run for `report`.",
+    # On by default: it only writes <warehouse>/run_log/<date>.json.
+    default_status=dg.DefaultSensorStatus.RUNNING,
 )
 def record_successful_run(context: dg.RunStatusSensorContext):
     record_dagster_run(context.instance, context.dagster_run, settings.warehouse_dir())
@@ -176,6 +179,7 @@ def record_successful_run(context: dg.RunStatusSensorContext):
 @dg.run_failure_sensor(
     monitored_jobs=[daily_job],
     description="Records the check outcomes of every failed daily run for `report`.",
+    default_status=dg.DefaultSensorStatus.RUNNING,
 )
 def record_failed_run(context: dg.RunFailureSensorContext):
     record_dagster_run(context.instance, context.dagster_run, settings.warehouse_dir())
