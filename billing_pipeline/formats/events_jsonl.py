@@ -25,16 +25,24 @@ _RFC3339 = re.compile(
 TEXT_FIELDS = ["payment_id", "invoice_id", "customer_id", "currency", "processor", "processor_ref"]
 
 
+# Rows are moved from Python lists into a polars frame every this many events, so a large log
+# never holds all its parsed values as Python objects at once.
+_CHUNK_ROWS = 100_000
+
+
 def parse(content: bytes, file_name: str) -> ParseResult:
     if not content.strip():
         raise UnreadableFile("empty file")
     text = decode_utf8(content)
     # One scan of the whole text; only when it holds undecodable bytes are lines checked.
     check_bytes = undecodable_reason(text) is not None
-    columns: dict[str, list[Any]] = {name: [] for name in FRAMES["billing_events"]}
-    appenders = [(name, column.append) for name, column in columns.items()]
+    lines = line_texts(text)
+    del text
+    schema = FRAMES["billing_events"]
+    chunks: list[pl.DataFrame] = []
+    columns: dict[str, list[Any]] = {name: [] for name in schema}
     rejected: list[Rejected] = []
-    for line_no, line in enumerate(line_texts(text), start=1):
+    for line_no, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
@@ -43,9 +51,13 @@ def parse(content: bytes, file_name: str) -> ParseResult:
             rejected.append(Rejected(line_no, str(exc), printable(line)))
             continue
         event["source_line"] = line_no
-        for name, append in appenders:
-            append(event[name])
-    frame = conform("billing_events", pl.DataFrame(columns, schema=FRAMES["billing_events"]))
+        for name, column in columns.items():
+            column.append(event[name])
+        if len(columns["event_id"]) >= _CHUNK_ROWS:
+            chunks.append(pl.DataFrame(columns, schema=schema))
+            columns = {name: [] for name in schema}
+    chunks.append(pl.DataFrame(columns, schema=schema))
+    frame = conform("billing_events", pl.concat(chunks, rechunk=True))
     return ParseResult(frames={"billing_events": frame}, rejected=rejected, notes=[])
 
 
