@@ -19,6 +19,8 @@ from datetime import date, datetime
 import duckdb
 import pyarrow as pa
 
+from billing_pipeline.settings import partitions_start
+
 GENESIS_HASH = "0" * 64
 
 STORE_DDL = """
@@ -48,7 +50,7 @@ create table if not exists store.event_receipts (
     file_id varchar not null,
     source_line bigint,
     idempotency_key varchar not null,
-    outcome varchar not null          -- appended | duplicate | conflict
+    outcome varchar not null          -- appended | duplicate | conflict | rejected
 );
 """
 
@@ -115,6 +117,7 @@ class AppendReport:
     appended: int
     duplicates: int
     conflicts: int
+    out_of_range: int = 0
 
 
 def ensure_store(conn: duckdb.DuckDBPyConnection) -> None:
@@ -176,18 +179,43 @@ def _append(conn, candidates_sql, params, partition_date, scope, run_id, now) ->
     )
     conn.execute(
         "delete from ingest.quarantine where partition_date = ? and stage = 'ledger' "
-        f"and reason like 'conflicting payload%' and {own}",
+        f"and (reason like 'conflicting payload%' or reason like 'event dated %') and {own}",
         [partition_date],
     )
     conn.execute(
         f"""
-        create or replace temp table candidates as
+        create or replace temp table all_candidates as
         select *, sha256(payload) as payload_hash,
                row_number() over (order by occurred_at, idempotency_key, file_id, source_line)
                    as arrival
         from ({candidates_sql})
         """,
         params,
+    )
+    # A fact dated after the day its file was delivered for (beyond a day of time-zone slack)
+    # or before the first business date cannot be booked: it would change closed days or
+    # book the future. It is refused with the reason, not stored.
+    first_day = date.fromisoformat(partitions_start())
+    conn.execute(
+        """
+        create or replace temp table candidates as
+        select * from all_candidates
+        where business_date between $first and $day + interval 1 day
+        """,
+        {"first": first_day, "day": partition_date},
+    )
+    conn.execute(
+        """
+        create or replace temp table out_of_range as
+        select *, case when business_date < $first
+                       then 'event dated ' || business_date || ' before the first business date '
+                            || $first
+                       else 'event dated ' || business_date || ' after its delivery date '
+                            || $day end as reason
+        from all_candidates
+        where business_date not between $first and $day + interval 1 day
+        """,
+        {"first": first_day, "day": partition_date},
     )
     # The stored event for each key, if any, and the first candidate of each new key.
     conn.execute(
@@ -271,8 +299,22 @@ def _append(conn, candidates_sql, params, partition_date, scope, run_id, now) ->
         select $day, source, file_id, source_line, idempotency_key,
                case outcome when 'new' then 'appended' else outcome end
         from receipts
+        union all
+        select $day, source, file_id, source_line, idempotency_key, 'rejected'
+        from out_of_range
         """,
         {"day": partition_date},
+    )
+    conn.execute(
+        """
+        insert into ingest.quarantine
+        select o.file_id, o.source, $day, coalesce(reg.path, o.file_id), o.source_line,
+               'ledger', o.reason, o.payload, $now, $run
+        from out_of_range o
+        left join (select distinct file_id, path from ingest.file_registry
+                   where status = 'landed') reg using (file_id)
+        """,
+        {"day": partition_date, "now": now, "run": run_id},
     )
     conn.execute(
         """
@@ -291,11 +333,13 @@ def _append(conn, candidates_sql, params, partition_date, scope, run_id, now) ->
     counts = dict(
         conn.execute("select outcome, count(*) from receipts group by outcome").fetchall()
     )
+    (refused,) = conn.execute("select count(*) from out_of_range").fetchone()
     return AppendReport(
-        candidates=sum(counts.values()),
+        candidates=sum(counts.values()) + refused,
         appended=counts.get("new", 0) + counts.get("appended", 0),
         duplicates=counts.get("duplicate", 0),
         conflicts=counts.get("conflict", 0),
+        out_of_range=refused,
     )
 
 
