@@ -144,6 +144,9 @@ def _land_file(
     previous: dict[str, list[tuple[str, int, str]]],
     landed_here: dict[str, str],
 ) -> FileOutcome:
+    if not path.resolve().is_relative_to(inbox.resolve()):
+        # A link out of the inbox would let a drop folder read any file of the host.
+        return _refuse_outside(conn, inbox, path, source, partition_date, run_id, now)
     content = path.read_bytes()
     sha = hashlib.sha256(content).hexdigest()
     file_id = sha[:16]
@@ -207,10 +210,32 @@ def _stage(conn, registration, parsed, source, partition_date, rel, run_id, now)
             staged += valid.height
     _quarantine(conn, file_id, source, partition_date, rel, bad, run_id, now)
     outcome = FileOutcome(
-        rel, "landed", rows_read=parsed.rows_read, rows_staged=staged, rows_quarantined=len(bad)
+        rel,
+        "landed",
+        rows_read=parsed.rows_read,
+        rows_staged=staged,
+        rows_quarantined=len(bad),
+        # What the parser had to assume (an encoding fallback, an unused balance code).
+        detail="; ".join(parsed.notes) or None,
     )
     file_format = getattr(parsed, "file_format", None)
     _register(conn, registration, outcome, duplicate_of=None, file_format=file_format)
+    return outcome
+
+
+def _refuse_outside(conn, inbox, path, source, partition_date, run_id, now) -> FileOutcome:
+    rel = path.relative_to(inbox).as_posix()
+    reason = "unreadable file: a link to a file outside the inbox is not read"
+    marker = hashlib.sha256(f"outside:{rel}".encode()).hexdigest()
+    outcome = FileOutcome(rel, "unreadable", rows_read=1, rows_quarantined=1, detail=reason)
+    _quarantine(conn, marker[:16], source, partition_date, rel, [(None, "parse", reason, rel)],
+                run_id, now)  # fmt: skip
+    registration = dict(
+        file_id=marker[:16], sha256=marker, source=source, partition_date=partition_date,
+        path=rel, file_name=path.name, size_bytes=0, path_version=1, landed_at=now,
+        run_id=run_id,
+    )  # fmt: skip
+    _register(conn, registration, outcome, duplicate_of=None, file_format=None)
     return outcome
 
 

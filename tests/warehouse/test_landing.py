@@ -149,3 +149,21 @@ def test_nothing_lost_check_notices_a_row_deleted_behind_its_back(conn, tmp_path
     conn.execute("delete from raw.billing_events where event_id = 'evt_2'")
     violations = nothing_lost_violations(conn, "events", DAY)
     assert [(v["rows_read"], v["rows_in_staging"]) for v in violations] == [(2, 1)]
+
+
+def test_a_link_out_of_the_inbox_is_refused_and_recorded(conn, tmp_path):
+    secret = tmp_path / "secret.csv"
+    secret.write_text("account_id,booking_date\nDE00,2026-10-05\n")
+    folder = tmp_path / "inbox" / "bank" / DAY.isoformat()
+    folder.mkdir(parents=True)
+    (folder / "statement.csv").symlink_to(secret)
+
+    report = land_partition(conn, tmp_path / "inbox", "bank", DAY, "run1", NOW)
+
+    assert [(f.status, f.detail) for f in report.files] == [
+        ("unreadable", "unreadable file: a link to a file outside the inbox is not read")
+    ]
+    assert conn.execute("select raw_record from ingest.quarantine").fetchall() == [
+        ("bank/2026-10-05/statement.csv",)
+    ]
+    assert nothing_lost_violations(conn, "bank", DAY) == []
