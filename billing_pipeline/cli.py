@@ -231,7 +231,8 @@ def recon_diff(rules_a, rules_b, as_of, inbox, warehouse) -> None:
     # Work on a copy: reconciliation builds temp tables, the warehouse stays untouched.
     conn = duckdb.connect()
     use_utc(conn)
-    conn.execute(f"attach '{settings.warehouse_path()}' as wh (read_only)")
+    quoted = str(settings.warehouse_path()).replace("'", "''")  # ATTACH takes no parameters
+    conn.execute(f"attach '{quoted}' as wh (read_only)")
     for schema in ("store", "recon_store"):
         conn.execute(f"create schema {schema}")
         for (table,) in conn.execute(

@@ -49,6 +49,7 @@ def export_for_subprocesses() -> None:
     """Pin the resolved paths in the environment so dbt subprocesses see the same files."""
     os.environ["BILLING_INBOX"] = str(inbox_dir())
     os.environ["BILLING_WAREHOUSE"] = str(warehouse_dir())
+    os.environ.setdefault("BILLING_DUCKDB_THREADS", str(os.cpu_count() or 1))
 
 
 def rounding_rule() -> str:

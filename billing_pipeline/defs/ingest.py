@@ -8,6 +8,7 @@ from dagster_duckdb import DuckDBResource
 from billing_pipeline import settings
 from billing_pipeline.defs.partitions import daily_partitions
 from billing_pipeline.defs.resources import DUCKDB_POOL
+from billing_pipeline.reliability.masking import mask_metadata, mask_text
 from billing_pipeline.warehouse.audits import nothing_lost_violations
 from billing_pipeline.warehouse.landing import land_partition
 from billing_pipeline.warehouse.tables import SOURCE_FRAMES
@@ -67,7 +68,9 @@ def build_ingest_asset(source: str) -> dg.AssetsDefinition:
             violations = nothing_lost_violations(conn, source, partition_date)
         for outcome in report.files:
             if outcome.status in ("duplicate", "unreadable"):
-                context.log.warning(f"{outcome.path}: {outcome.status} ({outcome.detail})")
+                context.log.warning(
+                    mask_text(f"{outcome.path}: {outcome.status} ({outcome.detail})")
+                )
         shared = {
             "files": report.count("landed"),
             "duplicate_files": report.count("duplicate"),
@@ -84,7 +87,10 @@ def build_ingest_asset(source: str) -> dg.AssetsDefinition:
             check_name="nothing_lost",
             asset_key=specs[0].key,
             passed=not violations,
-            metadata={"files_checked": len(report.files), "violations": violations[:20]},
+            metadata={
+                "files_checked": len(report.files),
+                "violations": mask_metadata(violations[:20]),
+            },
         )
 
     return ingest

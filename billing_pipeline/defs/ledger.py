@@ -10,6 +10,7 @@ from billing_pipeline.defs.ingest import ingest_assets
 from billing_pipeline.defs.partitions import daily_partitions
 from billing_pipeline.defs.resources import DUCKDB_POOL
 from billing_pipeline.domain.rounding import rounding_rule
+from billing_pipeline.reliability.masking import mask_metadata
 from billing_pipeline.warehouse import audits
 from billing_pipeline.warehouse.event_store import append_partition, chain_violations
 from billing_pipeline.warehouse.ledger import journal_rebuilds_identically, rebuild_ledger
@@ -56,7 +57,9 @@ def event_store(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
         }
     )
     yield dg.AssetCheckResult(
-        check_name="hash_chain_verifies", passed=not broken, metadata={"broken": broken}
+        check_name="hash_chain_verifies",
+        passed=not broken,
+        metadata={"broken": mask_metadata(broken)},
     )
 
 
@@ -127,7 +130,7 @@ def ledger(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
             check_name=name,
             asset_key=JOURNAL,
             passed=not violations,
-            metadata={"violations": violations[:20]},
+            metadata={"violations": mask_metadata(violations[:20])},
         )
     yield dg.AssetCheckResult(
         check_name="journal_rebuilds_identically", asset_key=JOURNAL, passed=rebuilt_ok

@@ -10,6 +10,7 @@ from billing_pipeline.defs.ledger import EVENTS
 from billing_pipeline.defs.partitions import daily_partitions
 from billing_pipeline.defs.resources import DUCKDB_POOL
 from billing_pipeline.recon import load_rules, reconcile
+from billing_pipeline.reliability.masking import mask_metadata
 from billing_pipeline.warehouse.event_store import append_decisions
 
 RECON_TABLES = {
@@ -103,5 +104,5 @@ def reconciliation(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
         check_name="each_bank_line_used_once",
         asset_key=["recon_store", "matches"],
         passed=not reused,
-        metadata={"reused_bank_lines": [r[0] for r in reused[:20]]},
+        metadata={"reused_bank_lines": mask_metadata([r[0] for r in reused[:20]])},
     )

@@ -32,7 +32,7 @@ REVIEWED = {
     "_sql_path(tmp_path)", "settings.warehouse_path()", "body", "_MATCH_COLUMNS",
     "_DISCREPANCY_COLUMNS", "group", "staged_union", "int(limit)", "GENESIS_HASH",
     "placeholders", "select", "relation", "measure", "unit", "bucket", "like", "candidates_sql",
-    "_sql_list(DISCREPANCY_AGE_BUCKETS)", "_sql_list(INVOICE_AGING_BUCKETS)",
+    "_sql_list(DISCREPANCY_AGE_BUCKETS)", "_sql_list(INVOICE_AGING_BUCKETS)", "quoted",
 }  # fmt: skip
 
 
