@@ -106,3 +106,23 @@ def test_set_based_chain_check_finds_what_the_sequential_walk_finds(tamper):
     expected = _reference_violations(rows)
     assert chain_violations(conn) == expected
     assert (expected == []) == (tamper == "none")
+
+
+def test_checking_since_a_verified_event_finds_later_tampering_only():
+    conn = duckdb.connect()
+    ensure_store(conn)
+    prev = GENESIS_HASH
+    for seq in range(1, 6):
+        key, payload = f"k{seq}", f'{{"n":{seq}}}'
+        payload_hash = hashlib.sha256(payload.encode()).hexdigest()
+        link = hashlib.sha256(f"{prev}|{key}|{payload_hash}".encode()).hexdigest()
+        conn.execute(
+            "insert into store.events values (?, ?, 't', now(), current_date, 'a', null, ?, ?, "
+            "?, ?, 's', 'f', null, current_date, now(), 'r')",
+            [seq, key, payload, payload_hash, prev, link],
+        )
+        prev = link
+    conn.execute("update store.events set payload = '{\"n\":0}' where seq in (2, 4)")
+    assert [v["seq"] for v in chain_violations(conn)] == [2, 4]
+    assert [v["seq"] for v in chain_violations(conn, since_seq=3)] == [4]
+    assert chain_violations(conn, since_seq=4) == []
