@@ -18,6 +18,7 @@ matplotlib.use("Agg")  # headless: never pick an interactive backend
 from matplotlib import pyplot as plt
 from matplotlib.ticker import MaxNLocator
 
+from billing_pipeline.domain.money import MoneyError, format_minor
 from billing_pipeline.reporting import queries
 
 _COLOURS = {"matched": "#2e7d32", "pending": "#f9a825", "open": "#c62828"}
@@ -29,6 +30,7 @@ class BarData:
     labels: list[str]
     values: list[int]
     unit: str
+    currency: str | None = None  # values are minor units of this currency
 
 
 def aging_data(conn: duckdb.DuckDBPyConnection, day: date) -> BarData:
@@ -52,6 +54,7 @@ def aging_data(conn: duckdb.DuckDBPyConnection, day: date) -> BarData:
             list(queries.INVOICE_AGING_BUCKETS),
             [by_bucket.get(b, (0, ""))[0] for b in queries.INVOICE_AGING_BUCKETS],
             label if measure == "count(*)" else f"{label} (minor units)",
+            None if measure == "count(*)" else label,
         )
     section = queries.open_discrepancies(conn, day)
     counts = dict.fromkeys(queries.DISCREPANCY_AGE_BUCKETS, 0)
@@ -70,7 +73,7 @@ def aging_png(data: BarData) -> bytes:
     fig, ax = plt.subplots(figsize=(7, 3.6), dpi=100)
     try:
         bars = ax.bar(data.labels, data.values, color="#1565c0")
-        ax.bar_label(bars, labels=[f"{v:,}" for v in data.values], fontsize=8)
+        ax.bar_label(bars, labels=[_label(v, data.currency) for v in data.values], fontsize=8)
         ax.set_title(data.title, fontsize=10)
         ax.set_ylabel(data.unit)
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
@@ -105,6 +108,16 @@ def funnel_png(section: queries.Section | queries.NotPublished, title: str) -> b
         return _png(fig)
     finally:
         plt.close(fig)
+
+
+def _label(value: int, currency: str | None) -> str:
+    """Exact major-unit text for money (never through a float), a count otherwise."""
+    if currency is None:
+        return f"{value:,}"
+    try:
+        return f"{format_minor(value, currency)} {currency}"
+    except MoneyError:
+        return f"{value:,}"
 
 
 def _png(fig) -> bytes:

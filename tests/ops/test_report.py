@@ -149,6 +149,7 @@ def test_invoice_aging_sums_amount_due_per_bucket_and_currency_on_the_date(publi
     assert chart.labels == ["current", "1-30", "31-60", "61-90", "90+"]
     assert chart.values == [330, 2500, 0, 0, 0]
     assert chart.unit == "USD (minor units)"
+    assert chart.currency == "USD"
 
 
 def test_without_receivables_the_aging_chart_shows_open_discrepancies_by_age(published):
