@@ -90,12 +90,9 @@ def _arms(folder: Path, as_of: date, repeats: int) -> dict:
 
     from benchmarks.recon_arms import lean_sql, pandas_script
 
-    conn = duckdb.connect(
-        str(folder / "warehouse" / "billing.duckdb"),
-        read_only=True,
-        config={"enable_progress_bar": False},
-    )
+    conn = duckdb.connect(str(folder / "warehouse" / "billing.duckdb"), read_only=True)
     conn.execute("set timezone = 'UTC'")
+    conn.execute("set enable_progress_bar = false")
     runs = {"lean_sql": [], "pandas": []}
     results = {}
     for _ in range(repeats):

@@ -55,7 +55,8 @@ def _csv_columns(path: Path, types: dict[str, str]) -> str:
 
 def read_floor(inbox: Path, day: date, threads: int | None = None) -> FloorResult:
     """Read every file of `day` once; return the seconds and the rows seen per source."""
-    conn = duckdb.connect(config={"enable_progress_bar": False})
+    conn = duckdb.connect()
+    conn.execute("set enable_progress_bar = false")
     if threads:
         conn.execute(f"set threads = {threads}")
     rows: dict[str, int] = {}
