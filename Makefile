@@ -8,7 +8,7 @@ export BILLING_WAREHOUSE ?= $(CURDIR)/data/warehouse
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 MANIFEST := dbt_project/target/manifest.json
 
-.PHONY: install manifest run test lint ui bench clean
+.PHONY: install manifest run test test-crash lint ui bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -34,7 +34,11 @@ run: $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/billing-pipeline demo
 
 test: $(MANIFEST)
-	$(BIN)/python -m pytest -n 2 --dist loadfile -q
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q -m "not crash"
+
+# The crash-safety chain: a run SIGKILLed at 20 points, rerun, compared (about 5 minutes).
+test-crash: $(MANIFEST)
+	$(BIN)/python -m pytest -q -m crash
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
