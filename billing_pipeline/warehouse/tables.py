@@ -115,12 +115,14 @@ def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
     """Create every table the pipeline writes, if missing. Safe to call on every run."""
     # The later stages' tables too, so that dbt always finds its sources.
     from billing_pipeline.recon.store import ensure_tables as ensure_recon
+    from billing_pipeline.warehouse.fx_rates import DDL as FX_RATES_DDL
     from billing_pipeline.warehouse.ledger import ensure_ledger
 
     use_utc(conn)
     conn.execute(OPS_DDL)
     ensure_ledger(conn)
     ensure_recon(conn)
+    conn.execute(FX_RATES_DDL)
     for source, frames in SOURCE_FRAMES.items():
         for frame in frames:
             columns = {**LINEAGE_COLUMNS}

@@ -1,0 +1,48 @@
+"""The published rate table: one row per booked currency and date, never a made-up rate."""
+
+import json
+from datetime import UTC, date, datetime
+
+import duckdb
+
+from billing_pipeline.warehouse.fx_rates import build_rate_table
+from billing_pipeline.warehouse.tables import ensure_schema
+
+
+def _store_event(conn, key: str, day: date, currency: str) -> None:
+    conn.execute(
+        "insert into store.events values (?, ?, 'payment.captured', ?, ?, 'payment', 'p', ?, "
+        "'h', 'p', 'c', 'events', 'f', 1, ?, ?, 'r')",
+        [
+            conn.execute("select count(*) + 1 from store.events").fetchone()[0],
+            key,
+            datetime(day.year, day.month, day.day, 12, tzinfo=UTC),
+            day,
+            json.dumps({"currency": currency}),
+            day,
+            datetime(2026, 10, 12, tzinfo=UTC),
+        ],
+    )
+
+
+def test_weekends_use_fridays_fixing_and_a_currency_without_rate_says_why():
+    conn = duckdb.connect()
+    ensure_schema(conn)
+    _store_event(conn, "e1", date(2026, 10, 9), "EUR")  # a Friday
+    _store_event(conn, "e2", date(2026, 10, 11), "KWD")  # a Sunday; ECB has no KWD
+
+    build_rate_table(conn, "USD")
+
+    rows = {
+        (d.isoformat(), c): (rate, fixing, source, problem)
+        for d, c, rate, fixing, source, problem in conn.execute(
+            "select rate_date, currency, rate, fixing_date, source, problem "
+            "from ledger_store.fx_rates"
+        ).fetchall()
+    }
+    assert len(rows) == 3 * 2  # Friday to Sunday, two currencies
+    friday = rows[("2026-10-09", "EUR")]
+    assert rows[("2026-10-11", "EUR")] == friday  # Sunday carries Friday's fixing
+    assert friday[1] == date(2026, 10, 9) and friday[2] == "ecb"
+    rate, _, _, problem = rows[("2026-10-11", "KWD")]
+    assert rate is None and "KWD" in problem
