@@ -24,3 +24,32 @@ def dbt(*args: str, warehouse: Path) -> subprocess.CompletedProcess:
         text=True,
         check=False,
     )
+
+
+# Columns that record *when* or *which run*, not *what*: they differ between equal runs.
+VOLATILE_COLUMNS = frozenset({"landed_at", "quarantined_at", "run_id", "recorded_at"})
+
+
+def published_snapshot(analytics: Path) -> dict[str, list[tuple]]:
+    """Every relation of a published file, rows sorted, without the volatile columns."""
+    import duckdb
+
+    with duckdb.connect(str(analytics), read_only=True) as conn:
+        relations = conn.execute(
+            "select table_schema, table_name from information_schema.tables order by 1, 2"
+        ).fetchall()
+        snapshot = {}
+        for schema, table in relations:
+            columns = [
+                c
+                for (c,) in conn.execute(
+                    "select column_name from information_schema.columns "
+                    "where table_schema = ? and table_name = ? order by ordinal_position",
+                    [schema, table],
+                ).fetchall()
+                if c not in VOLATILE_COLUMNS
+            ]
+            select = ", ".join(f'"{c}"' for c in columns)
+            rows = conn.execute(f'select {select} from "{schema}"."{table}"').fetchall()
+            snapshot[f"{schema}.{table}"] = sorted(rows, key=repr)
+    return snapshot

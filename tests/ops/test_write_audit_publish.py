@@ -21,6 +21,7 @@ import duckdb
 import pytest
 
 from billing_pipeline.sample import generate_world
+from tests.support import published_snapshot
 
 pytestmark = pytest.mark.e2e
 
@@ -28,7 +29,6 @@ DAY1, DAY2 = "2026-10-05", "2026-10-06"
 CLI = [sys.executable, "-m", "billing_pipeline.cli"]
 READER = Path(__file__).with_name("reader_loop.py")
 # Columns that record when or in which run something happened, not what.
-VOLATILE = {"landed_at", "quarantined_at", "run_id", "recorded_at"}
 
 
 def _env(root: Path) -> dict[str, str]:
@@ -48,25 +48,7 @@ def _cli(root: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def _published(root: Path) -> dict[str, list[tuple]]:
-    with duckdb.connect(str(root / "warehouse" / "analytics.duckdb"), read_only=True) as conn:
-        relations = conn.execute(
-            "select table_schema, table_name from information_schema.tables order by 1, 2"
-        ).fetchall()
-        snapshot = {}
-        for schema, table in relations:
-            columns = [
-                c
-                for (c,) in conn.execute(
-                    "select column_name from information_schema.columns "
-                    "where table_schema = ? and table_name = ? order by ordinal_position",
-                    [schema, table],
-                ).fetchall()
-                if c not in VOLATILE
-            ]
-            select = ", ".join(f'"{c}"' for c in columns)
-            rows = conn.execute(f'select {select} from "{schema}"."{table}"').fetchall()
-            snapshot[f"{schema}.{table}"] = sorted(rows, key=repr)
-    return snapshot
+    return published_snapshot(root / "warehouse" / "analytics.duckdb")
 
 
 def _file_identity(path: Path) -> tuple[str, int, int]:

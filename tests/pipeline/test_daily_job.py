@@ -12,6 +12,7 @@ import duckdb
 import pytest
 
 from billing_pipeline.sample import generate_world
+from tests.support import published_snapshot
 
 pytestmark = pytest.mark.e2e
 
@@ -31,27 +32,7 @@ def _run(root: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def _published(root: Path) -> dict[str, list[tuple]]:
-    """Every published relation's rows, sorted, without the columns that record *when*."""
-    volatile = {"landed_at", "quarantined_at", "run_id"}
-    with duckdb.connect(str(root / "warehouse" / "analytics.duckdb"), read_only=True) as conn:
-        relations = conn.execute(
-            "select table_schema, table_name from information_schema.tables order by 1, 2"
-        ).fetchall()
-        snapshot = {}
-        for schema, table in relations:
-            columns = [
-                c
-                for (c,) in conn.execute(
-                    "select column_name from information_schema.columns "
-                    "where table_schema = ? and table_name = ? order by ordinal_position",
-                    [schema, table],
-                ).fetchall()
-                if c not in volatile
-            ]
-            select = ", ".join(f'"{c}"' for c in columns)
-            rows = conn.execute(f'select {select} from "{schema}"."{table}"').fetchall()
-            snapshot[f"{schema}.{table}"] = sorted(rows, key=repr)
-    return snapshot
+    return published_snapshot(root / "warehouse" / "analytics.duckdb")
 
 
 @pytest.fixture(scope="module")

@@ -10,15 +10,13 @@ import time
 from datetime import date
 from pathlib import Path
 
-import duckdb
-
 from billing_pipeline.sample import generate_world
+from tests.support import published_snapshot
 
 DAY1, DAY2 = "2026-10-05", "2026-10-06"
 CLI = [sys.executable, "-m", "billing_pipeline.cli"]
 READER = Path(__file__).resolve().parent.parent / "ops" / "reader_loop.py"
 # Columns that record when or in which run something happened, not what.
-VOLATILE = {"landed_at", "quarantined_at", "run_id", "recorded_at"}
 
 
 def make_world(inbox: Path, payments_per_day: int = 20, seed: int = 3) -> None:
@@ -79,25 +77,7 @@ def kill_at(process: subprocess.Popen, marker: str, delay: float) -> bool:
 
 def published(analytics: Path) -> dict[str, list[tuple]]:
     """Every published relation's rows without run-time columns, in a stable order."""
-    with duckdb.connect(str(analytics), read_only=True) as conn:
-        relations = conn.execute(
-            "select table_schema, table_name from information_schema.tables order by 1, 2"
-        ).fetchall()
-        snapshot = {}
-        for schema, table in relations:
-            columns = [
-                c
-                for (c,) in conn.execute(
-                    "select column_name from information_schema.columns "
-                    "where table_schema = ? and table_name = ? order by ordinal_position",
-                    [schema, table],
-                ).fetchall()
-                if c not in VOLATILE
-            ]
-            select = ", ".join(f'"{c}"' for c in columns)
-            rows = conn.execute(f'select {select} from "{schema}"."{table}"').fetchall()
-            snapshot[f"{schema}.{table}"] = sorted(rows, key=repr)
-    return snapshot
+    return published_snapshot(analytics)
 
 
 def start_reader(analytics: Path, stop: Path, result: Path) -> subprocess.Popen:
