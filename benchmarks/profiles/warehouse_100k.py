@@ -3,17 +3,20 @@
 python benchmarks/profiles/warehouse_100k.py   # writes under /tmp/b100
 """
 
-import time, resource
-from datetime import date, datetime, UTC, timedelta
+import resource
+import time
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+
 import duckdb
-from billing_pipeline.sample import generate_world
-from billing_pipeline.warehouse.landing import land_partition, SOURCES
-from billing_pipeline.warehouse.event_store import append_partition, append_decisions
-from billing_pipeline.warehouse.tables import use_utc
-from billing_pipeline.recon import reconcile, load_rules
-from billing_pipeline.warehouse.ledger import rebuild_ledger
+
 from billing_pipeline.domain.rounding import RoundingRule
+from billing_pipeline.recon import load_rules, reconcile
+from billing_pipeline.sample import generate_world
+from billing_pipeline.warehouse.event_store import append_decisions, append_partition
+from billing_pipeline.warehouse.landing import SOURCES, land_partition
+from billing_pipeline.warehouse.ledger import rebuild_ledger
+from billing_pipeline.warehouse.tables import use_utc
 
 root = Path("/tmp/b100")
 start = date(2026, 10, 5)
