@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-STAGE_ORDER = ("ingest", "event_store", "recon", "ledger", "dbt", "publish")
+# Stages of the issue, plus what dbt builds for none of them and dbt's own start-up.
+STAGE_ORDER = (
+    "ingest", "event_store", "recon", "ledger", "receivables", "fx", "publish",
+    "dbt_staging", "dbt_overhead",
+)  # fmt: skip
 
 
 def _fmt(seconds: float | None) -> str:

@@ -1,9 +1,11 @@
 """Run business dates through `daily_job` in this process and record each step's wall time.
 
 This is what `billing-pipeline run` does (runner.run_business_dates: same job, same ephemeral
-instance, same run config), plus reading STEP_START / STEP_SUCCESS timestamps from the
-instance's event log. Run it as a child process (`python -m benchmarks.stages`) so the parent
-can take the whole run's wall time, CPU time and peak RSS from the kernel.
+instance, same run config, same per-date asset selection), plus reading STEP_START /
+STEP_SUCCESS timestamps from the instance's event log and splitting the dbt step by the
+stage each model serves (benchmarks.dbt_stages). Run it as a child process
+(`python -m benchmarks.stages`) so the parent can take the whole run's wall time, CPU time and
+peak RSS from the kernel.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ STAGES = {
     "store__events": "event_store",
     "event_store": "event_store",
     "reconciliation": "recon",
+    "ledger_store__fx_rates": "fx",
     "ledger": "ledger",
     "dbt_models": "dbt",
     "analytics": "publish",
@@ -49,31 +52,42 @@ def step_seconds(instance, run_id: str) -> dict[str, float]:
 
 
 def run_dates(days: list[date]) -> dict:
+    """Run the dates as `billing-pipeline run --from --to` does (runner.plan_runs)."""
     import_start = time.perf_counter()
+    from benchmarks.dbt_stages import node_seconds_by_stage
     from billing_pipeline.definitions import defs
-    from billing_pipeline.runner import _QUIET, _instance
+    from billing_pipeline.defs.transform import dbt_target_path
+    from billing_pipeline.runner import _QUIET, _instance, plan_runs
 
     job = defs.resolve_job_def("daily_job")
     instance = _instance()
     imported = time.perf_counter() - import_start
     out = {"import_seconds": imported, "days": []}
-    for day in days:
+    for day, selection in plan_runs(defs, days):
         begin = time.perf_counter()
         result = job.execute_in_process(
             partition_key=day.isoformat(),
             instance=instance,
             raise_on_error=False,
             run_config=_QUIET,
+            asset_selection=selection,
         )
         wall = time.perf_counter() - begin
         steps = step_seconds(instance, result.run_id)
         stages: dict[str, float] = {}
         for key, seconds in steps.items():
             stages[stage_of(key)] = stages.get(stage_of(key), 0.0) + seconds
+        if "dbt" in stages:
+            # Attribute dbt's nodes to the stages they serve; the rest is dbt's own overhead.
+            nodes = node_seconds_by_stage(dbt_target_path())
+            dbt_total = stages.pop("dbt")
+            for stage, seconds in nodes.items():
+                stages[stage] = stages.get(stage, 0.0) + seconds
+            stages["dbt_overhead"] = max(dbt_total - sum(nodes.values()), 0.0)
         failed = [e.step_key for e in result.all_events if e.is_step_failure]
         out["days"].append(
             {"date": day.isoformat(), "wall": wall, "ok": result.success, "failed": failed,
-             "steps": steps, "stages": stages}
+             "full_run": selection is None, "steps": steps, "stages": stages}
         )  # fmt: skip
     return out
 

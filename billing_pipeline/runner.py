@@ -53,6 +53,19 @@ def _intake_keys(defs: dg.Definitions) -> list[dg.AssetKey]:
     return sorted(keys, key=lambda k: k.to_user_string())
 
 
+def plan_runs(
+    defs: dg.Definitions, days: list[date]
+) -> list[tuple[date, list[dg.AssetKey] | None]]:
+    """Each date of a range with the assets its run materializes (None: all of them).
+
+    The ledger, the marts and the published file are projections of everything recorded so
+    far: in a range, building them for each earlier date would compute tables the next date
+    replaces. Earlier dates take in their files and reconcile; the last date builds, audits
+    and publishes it all (one date alone: everything)."""
+    intake = _intake_keys(defs)
+    return [(day, None if day == days[-1] else intake) for day in days]
+
+
 def _span(days: list[date]) -> str:
     return f"{days[0]}..{days[-1]}" if days else "no dates"
 
@@ -62,22 +75,16 @@ def _run_locked(days: list[date]) -> bool:
 
     job = defs.resolve_job_def("daily_job")
     instance = _instance()
-    intake = _intake_keys(defs)
     all_ok = True
     with Progress(transient=False) as progress:
         task = progress.add_task("business dates", total=len(days))
-        for index, day in enumerate(days):
-            # The ledger, the marts and the published file are projections of everything
-            # recorded so far: in a range, building them for each earlier date would compute
-            # tables the next date replaces. Earlier dates take in their files and reconcile;
-            # the last date builds, audits and publishes it all (one date alone: everything).
-            last = index == len(days) - 1
+        for day, selection in plan_runs(defs, days):
             result = job.execute_in_process(
                 partition_key=day.isoformat(),
                 instance=instance,
                 raise_on_error=False,
                 run_config=_QUIET,
-                asset_selection=None if last else intake,
+                asset_selection=selection,
             )
             # Check outcomes go to <warehouse>/run_log/<date>.json, where `report` reads them.
             record = record_in_process_result(result, day.isoformat(), settings.warehouse_dir())
