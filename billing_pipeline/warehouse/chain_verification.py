@@ -88,12 +88,12 @@ def _latest_anchor(conn) -> tuple[int, str, date | None] | None:
 
 def _anchor_holds(conn, seq: int, chain_hash: str) -> bool:
     """The verified prefix is still there, complete (seq 1..anchor), ending in the same link."""
-    stored_hash, count = conn.execute(
-        "select max(chain_hash) filter (where seq = $seq), count(*) "
-        "from store.events where seq <= $seq",
-        {"seq": seq},
+    # Two narrow reads: the point lookup and the count need no string column of the history.
+    stored = conn.execute("select chain_hash from store.events where seq = ?", [seq]).fetchall()
+    (count,) = conn.execute(
+        "select count(*) from store.events where seq between 1 and ?", [seq]
     ).fetchone()
-    return stored_hash == chain_hash and count == seq
+    return stored == [(chain_hash,)] and count == seq
 
 
 def _key_at(conn, seq: int) -> str | None:
