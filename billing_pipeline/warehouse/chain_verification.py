@@ -67,10 +67,11 @@ def verify_chain(
     if broken_anchor:
         # Even a chain re-hashed from the edit onwards (so every link agrees) breaks here.
         seq = anchor[0]
-        violations = sorted(
-            [*violations, {"seq": seq, "idempotency_key": _key_at(conn, seq)}],
-            key=lambda violation: violation["seq"],
-        )[:limit]
+        if all(violation["seq"] != seq for violation in violations):
+            violations = sorted(
+                [*violations, {"seq": seq, "idempotency_key": _key_at(conn, seq)}],
+                key=lambda violation: violation["seq"],
+            )[:limit]
         return violations
     if not violations:
         _record_anchor(conn, mode, partition_date, run_id, now)

@@ -114,7 +114,7 @@ def test_a_verified_prefix_that_changed_breaks_the_anchor(how):
 
     broken = [v["seq"] for v in verify_chain(conn, TUESDAY, "run", NOW)]
 
-    assert 5 in broken
+    assert broken.count(5) == 1
     assert _anchor(conn) == (5, "full")
 
 
