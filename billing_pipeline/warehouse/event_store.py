@@ -182,6 +182,8 @@ def _append(conn, candidates_sql, params, partition_date, scope, run_id, now) ->
         f"and (reason like 'conflicting payload%' or reason like 'event dated %') and {own}",
         [partition_date],
     )
+    # The only copy of the day's payloads; every later step carries `arrival` (the candidate's
+    # position in arrival order) instead, and the payload is joined back where it is written.
     conn.execute(
         f"""
         create or replace temp table all_candidates as
@@ -195,15 +197,7 @@ def _append(conn, candidates_sql, params, partition_date, scope, run_id, now) ->
     # A fact dated after the day its file was delivered for (beyond a day of time-zone slack)
     # or before the first business date cannot be booked: it would change closed days or
     # book the future. It is refused with the reason, not stored.
-    first_day = date.fromisoformat(partitions_start())
-    conn.execute(
-        """
-        create or replace temp table candidates as
-        select * from all_candidates
-        where business_date between $first and $day + interval 1 day
-        """,
-        {"first": first_day, "day": partition_date},
-    )
+    dates = {"first": date.fromisoformat(partitions_start()), "day": partition_date}
     conn.execute(
         """
         create or replace temp table out_of_range as
@@ -215,26 +209,28 @@ def _append(conn, candidates_sql, params, partition_date, scope, run_id, now) ->
         from all_candidates
         where business_date not between $first and $day + interval 1 day
         """,
-        {"first": first_day, "day": partition_date},
+        dates,
     )
-    # The stored event for each key, if any, and the first candidate of each new key.
-    conn.execute(
-        """
-        create or replace temp table classified as
-        select c.*,
-               s.payload_hash as stored_hash,
-               s.file_id as stored_file_id, s.source_line as stored_line,
-               first_value(c.payload_hash) over keyed as first_hash,
-               row_number() over keyed as nth
-        from candidates c
-        left join store.events s using (idempotency_key)
-        window keyed as (partition by c.idempotency_key order by c.arrival)
-        """
-    )
+    # The stored event for each key, if any, and the first candidate of each new key. Narrow
+    # rows only: the window sorts them by key, and payloads would make that sort the cost.
     conn.execute(
         """
         create or replace temp table receipts as
-        select *,
+        with candidates as (
+            select arrival, idempotency_key, payload_hash, source, file_id, source_line
+            from all_candidates
+            where business_date between $first and $day + interval 1 day
+        ), classified as (
+            select c.*,
+                   s.payload_hash as stored_hash,
+                   s.file_id as stored_file_id, s.source_line as stored_line,
+                   first_value(c.payload_hash) over keyed as first_hash,
+                   row_number() over keyed as nth
+            from candidates c
+            left join store.events s using (idempotency_key)
+            window keyed as (partition by c.idempotency_key order by c.arrival)
+        )
+        select arrival, idempotency_key, payload_hash, source, file_id, source_line,
             case
                 when stored_hash is not null and stored_file_id = file_id
                      and stored_line is not distinct from source_line then 'appended'
@@ -245,54 +241,25 @@ def _append(conn, candidates_sql, params, partition_date, scope, run_id, now) ->
                 else 'conflict'
             end as outcome
         from classified
-        """
+        """,
+        dates,
     )
-    new_rows = conn.execute(
-        "select idempotency_key, payload_hash from receipts where outcome = 'new' order by arrival"
-    ).fetchall()
-    # fetchall, not fetchone: an unfinished result would block the register() below.
-    last = next(
-        iter(
-            conn.execute(
-                "select seq, chain_hash from store.events order by seq desc limit 1"
-            ).fetchall()
-        ),
-        None,
-    )
-    next_seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
-    keys, prevs, hashes = [], [], []
-    for key, payload_hash in new_rows:
-        chain_hash = chain_link(prev_hash, key, payload_hash)
-        keys.append(key)
-        prevs.append(prev_hash)
-        hashes.append(chain_hash)
-        prev_hash = chain_hash
-    # One columnar insert: executemany would cost a statement per new event.
-    chain = pa.table(
-        {
-            "key": pa.array(keys, pa.string()),
-            "seq": pa.array(range(next_seq, next_seq + len(keys)), pa.int64()),
-            "prev": pa.array(prevs, pa.string()),
-            "hash": pa.array(hashes, pa.string()),
-        }
-    )
+    chain = _chain_links(conn)
     conn.register("chain_links", chain)
     try:
-        conn.execute("create or replace temp table chain as select * from chain_links")
+        conn.execute(
+            """
+            insert into store.events
+            select chain.seq, a.idempotency_key, a.event_type, a.occurred_at, a.business_date,
+                   a.aggregate_type, a.aggregate_id, a.payload, a.payload_hash, chain.prev,
+                   chain.hash, a.source, a.file_id, a.source_line, $day, $now, $run
+            from chain_links chain join all_candidates a using (arrival)
+            order by chain.seq
+            """,
+            {"day": partition_date, "now": now, "run": run_id},
+        )
     finally:
         conn.unregister("chain_links")
-    conn.execute(
-        """
-        insert into store.events
-        select chain.seq, r.idempotency_key, r.event_type, r.occurred_at, r.business_date,
-               r.aggregate_type, r.aggregate_id, r.payload, r.payload_hash, chain.prev,
-               chain.hash, r.source, r.file_id, r.source_line, $day, $now, $run
-        from receipts r join chain on chain.key = r.idempotency_key
-        where r.outcome = 'new'
-        order by chain.seq
-        """,
-        {"day": partition_date, "now": now, "run": run_id},
-    )
     conn.execute(
         """
         insert into store.event_receipts
@@ -322,10 +289,11 @@ def _append(conn, candidates_sql, params, partition_date, scope, run_id, now) ->
         select r.file_id, r.source, $day, coalesce(reg.path, r.file_id), r.source_line, 'ledger',
                'conflicting payload for idempotency key ' || r.idempotency_key
                    || ' (kept: the first one recorded)',
-               r.payload, $now, $run
+               a.payload, $now, $run
         from receipts r
+        join all_candidates a using (arrival)
         left join (select distinct file_id, path from ingest.file_registry
-                   where status = 'landed') reg using (file_id)
+                   where status = 'landed') reg on reg.file_id = r.file_id
         where r.outcome = 'conflict'
         """,
         {"day": partition_date, "now": now, "run": run_id},
@@ -340,6 +308,39 @@ def _append(conn, candidates_sql, params, partition_date, scope, run_id, now) ->
         duplicates=counts.get("duplicate", 0),
         conflicts=counts.get("conflict", 0),
         out_of_range=refused,
+    )
+
+
+def _chain_links(conn) -> pa.Table:
+    """Chain the new events in arrival order after the last stored link: (arrival, seq, prev,
+    hash). Sequential by nature, so it runs in Python; rows arrive as Arrow columns, not
+    tuples, and only the hashing itself is done per event."""
+    new = conn.sql(
+        "select arrival, idempotency_key, payload_hash from receipts "
+        "where outcome = 'new' order by arrival"
+    ).to_arrow_table()
+    last = conn.execute(
+        "select seq, chain_hash from store.events where seq = (select max(seq) from store.events)"
+    ).fetchall()
+    next_seq, prev_hash = (last[0][0] + 1, last[0][1]) if last else (1, GENESIS_HASH)
+    sha256 = hashlib.sha256
+    prevs, hashes = [], []
+    for key, payload_hash in zip(
+        new.column("idempotency_key").to_pylist(),
+        new.column("payload_hash").to_pylist(),
+        strict=True,
+    ):
+        prevs.append(prev_hash)
+        # Same bytes as chain_link(prev_hash, key, payload_hash), without a call per event.
+        prev_hash = sha256(f"{prev_hash}|{key}|{payload_hash}".encode()).hexdigest()
+        hashes.append(prev_hash)
+    return pa.table(
+        {
+            "arrival": new.column("arrival"),
+            "seq": pa.array(range(next_seq, next_seq + new.num_rows), pa.int64()),
+            "prev": pa.array(prevs, pa.string()),
+            "hash": pa.array(hashes, pa.string()),
+        }
     )
 
 

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from billing_pipeline.warehouse.chain_verification import verify_chain
 from billing_pipeline.warehouse.event_store import append_partition, chain_violations
 from billing_pipeline.warehouse.tables import ensure_schema
 
@@ -118,6 +119,8 @@ def test_every_staged_row_gets_exactly_one_receipt_and_each_key_is_stored_once(r
         _stage_event(conn, days[day_index], f"f{day_index}", line, event_id, amount)
     for day_index in [*order, *order]:  # every partition twice, in any order
         append_partition(conn, days[day_index], "UTC", "run", NOW)
+        # The daily check (incremental after the first) agrees with the full walk.
+        assert verify_chain(conn, days[day_index], "run", NOW) == chain_violations(conn) == []
 
     receipts = _receipts(conn)
     assert sum(receipts.values()) == len(rows)
@@ -128,3 +131,20 @@ def test_every_staged_row_gets_exactly_one_receipt_and_each_key_is_stored_once(r
     conflicts = conn.execute("select count(*) from ingest.quarantine").fetchone()[0]
     assert conflicts == receipts.get("conflict", 0)
     conn.close()
+
+
+def test_an_event_appended_after_the_last_verified_link_is_checked_the_next_day(conn):
+    monday, tuesday = date(2026, 10, 5), date(2026, 10, 6)
+    _stage_event(conn, monday, "f1", 1, "evt_a", 100)
+    _stage_event(conn, tuesday, "f2", 1, "evt_b", 200)
+    _stage_event(conn, tuesday, "f2", 2, "evt_c", 300)
+    append_partition(conn, monday, "UTC", "run1", NOW)
+    assert verify_chain(conn, monday, "run1", NOW) == []
+    append_partition(conn, tuesday, "UTC", "run2", NOW)
+
+    conn.execute("update store.events set payload = replace(payload, '300', '301') where seq = 3")
+
+    assert verify_chain(conn, tuesday, "run2", NOW) == [{"seq": 3, "idempotency_key": "evt_c"}]
+    assert conn.execute(
+        "select max(verified_through_seq) from store.chain_verifications"
+    ).fetchone() == (1,)
