@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -54,6 +55,36 @@ def parse(content: bytes, file_name: str) -> ParseResult:
     frame = pl.concat(frames, rechunk=True) if frames else empty_frame("billing_events")
     rejected = [r for p in parts for r in p.rejected]
     return ParseResult(frames={"billing_events": frame}, rejected=rejected, notes=[])
+
+
+def parse_path(path: Path, block_bytes: int = 32 << 20) -> Iterator[ParseResult]:
+    """`parse` of a file read in blocks, one result per batch: memory does not grow with the
+    file. Raises UnreadableFile("empty file") at the end if every byte was whitespace."""
+    blank = True
+
+    def blocks() -> Iterator[bytes]:
+        nonlocal blank
+        for block in line_blocks(path, block_bytes):
+            blank = blank and is_blank(block)
+            yield block
+
+    yield from parse_blocks(blocks())
+    if blank:
+        raise UnreadableFile("empty file")
+
+
+def line_blocks(path: Path, block_bytes: int) -> Iterator[bytes]:
+    """The file's bytes in blocks of about `block_bytes`, each cut just after a line feed."""
+    carry = b""
+    with path.open("rb") as handle:
+        while chunk := handle.read(block_bytes):
+            data = carry + chunk
+            end = data.rfind(b"\n") + 1
+            carry = data[end:]
+            if end:
+                yield data[:end]
+    if carry:
+        yield carry
 
 
 def is_blank(content: bytes) -> bool:
