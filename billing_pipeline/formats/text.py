@@ -30,7 +30,8 @@ def undecodable_reason(text: str) -> str | None:
 
 
 def has_undecodable(text: str) -> bool:
-    return _UNDECODED_BYTE.search(text) is not None
+    # isascii() is a flag lookup: plain ASCII text (the usual file) needs no scan at all.
+    return not text.isascii() and _UNDECODED_BYTE.search(text) is not None
 
 
 # Stands in, for a vectorised reader, for a record polars cannot hold (undecodable bytes): it
