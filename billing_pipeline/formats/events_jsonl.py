@@ -9,15 +9,32 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from billing_pipeline.domain.money import INT64_MAX
-from billing_pipeline.formats.base import FRAMES, ParseResult, Rejected, UnreadableFile, conform
+from billing_pipeline.formats import events_fast
+from billing_pipeline.formats.base import (
+    FRAMES,
+    ParseResult,
+    Rejected,
+    UnreadableFile,
+    conform,
+    empty_frame,
+)
 from billing_pipeline.formats.fields import FieldError, parse_date
-from billing_pipeline.formats.text import decode_utf8, line_texts, printable, undecodable_reason
+from billing_pipeline.formats.text import (
+    BOM,
+    NOT_FAST,
+    has_undecodable,
+    line_texts,
+    printable,
+    undecodable_reason,
+)
 
 _RFC3339 = re.compile(
     r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})$"
@@ -25,24 +42,108 @@ _RFC3339 = re.compile(
 TEXT_FIELDS = ["payment_id", "invoice_id", "customer_id", "currency", "processor", "processor_ref"]
 
 
-# Rows are moved from Python lists into a polars frame every this many events, so a large log
-# never holds all its parsed values as Python objects at once.
+# Lines are read in batches of this many: the vectorised reader works on a batch at once, and
+# a large log never holds all its parsed values as Python objects.
 _CHUNK_ROWS = 100_000
 
 
 def parse(content: bytes, file_name: str) -> ParseResult:
-    if not content.strip():
+    if is_blank(content):
         raise UnreadableFile("empty file")
-    text = decode_utf8(content)
-    # One scan of the whole text; only when it holds undecodable bytes are lines checked.
-    check_bytes = undecodable_reason(text) is not None
-    lines = line_texts(text)
+    parts = list(parse_blocks([content]))
+    frames = [p.frames["billing_events"] for p in parts]
+    frame = pl.concat(frames, rechunk=True) if frames else empty_frame("billing_events")
+    rejected = [r for p in parts for r in p.rejected]
+    return ParseResult(frames={"billing_events": frame}, rejected=rejected, notes=[])
+
+
+def parse_path(path: Path, block_bytes: int = 32 << 20) -> Iterator[ParseResult]:
+    """`parse` of a file read in blocks, one result per batch: memory does not grow with the
+    file. Raises UnreadableFile("empty file") at the end if every byte was whitespace."""
+    blank = True
+
+    def blocks() -> Iterator[bytes]:
+        nonlocal blank
+        for block in line_blocks(path, block_bytes):
+            blank = blank and is_blank(block)
+            yield block
+
+    yield from parse_blocks(blocks())
+    if blank:
+        raise UnreadableFile("empty file")
+
+
+def line_blocks(path: Path, block_bytes: int) -> Iterator[bytes]:
+    """The file's bytes in blocks of about `block_bytes`, each cut just after a line feed."""
+    carry = b""
+    with path.open("rb") as handle:
+        while chunk := handle.read(block_bytes):
+            data = carry + chunk
+            end = data.rfind(b"\n") + 1
+            carry = data[end:]
+            if end:
+                yield data[:end]
+    if carry:
+        yield carry
+
+
+def is_blank(content: bytes) -> bool:
+    """`not content.strip()` without copying the content."""
+    return not content or content.isspace()
+
+
+def parse_blocks(blocks: Iterable[bytes]) -> Iterator[ParseResult]:
+    """One result per batch of lines of a log given as consecutive blocks of its bytes.
+
+    Every block but the last must end with a line feed, so that no line spans two blocks;
+    the caller checks for an empty file (a file of whitespace bytes only).
+    """
+    line_no, first = 1, True
+    for block in blocks:
+        if first and block.startswith(BOM):
+            block = block[len(BOM) :]
+        first = False
+        lines, python_lines, check_bytes = _block_lines(block)
+        del block
+        for start in range(0, len(lines), _CHUNK_ROWS):
+            batch = lines.slice(start, _CHUNK_ROWS)
+            python_batch = python_lines[start : start + _CHUNK_ROWS] if python_lines else None
+            yield _parse_batch(batch, python_batch, line_no + start, check_bytes)
+        line_no += len(lines)
+
+
+def _block_lines(block: bytes) -> tuple[pl.Series, list[str] | None, bool]:
+    """The lines of a block as polars text, plus (only when polars cannot hold every line or
+    the block has carriage returns) the Python lines, and whether undecodable bytes occur."""
+    try:
+        text = block.decode("utf-8")
+    except UnicodeDecodeError:
+        text = block.decode("utf-8", errors="surrogateescape")
+        python_lines = line_texts(text)
+        # Polars holds only valid UTF-8: a line with undecodable bytes goes to the row reader.
+        safe = [NOT_FAST if has_undecodable(line) else line for line in python_lines]
+        return pl.Series(safe, dtype=pl.Utf8), python_lines, True
+    if "\r" in text:
+        python_lines = line_texts(text)
+        return pl.Series(python_lines, dtype=pl.Utf8), python_lines, False
+    lines = pl.Series([text], dtype=pl.Utf8).str.split("\n").explode()
     del text
+    if len(lines) and lines[-1] == "":
+        lines = lines.head(len(lines) - 1)  # as str.split: the final line feed ends a line
+    return lines, None, False
+
+
+def _parse_batch(
+    lines: pl.Series, python_lines: list[str] | None, first_line_no: int, check_bytes: bool
+) -> ParseResult:
+    """The vectorised reader takes the lines it can prove good; the rest are read one by one."""
+    fast, slow_positions = events_fast.read_lines(lines, first_line_no)
     schema = FRAMES["billing_events"]
-    chunks: list[pl.DataFrame] = []
     columns: dict[str, list[Any]] = {name: [] for name in schema}
     rejected: list[Rejected] = []
-    for line_no, line in enumerate(lines, start=1):
+    for position in slow_positions:
+        line = python_lines[position] if python_lines is not None else lines[position]
+        line_no = first_line_no + position
         if not line.strip():
             continue
         try:
@@ -53,11 +154,10 @@ def parse(content: bytes, file_name: str) -> ParseResult:
         event["source_line"] = line_no
         for name, column in columns.items():
             column.append(event[name])
-        if len(columns["event_id"]) >= _CHUNK_ROWS:
-            chunks.append(pl.DataFrame(columns, schema=schema))
-            columns = {name: [] for name in schema}
-    chunks.append(pl.DataFrame(columns, schema=schema))
-    frame = conform("billing_events", pl.concat(chunks, rechunk=True))
+    frame = conform("billing_events", fast)
+    if columns["event_id"]:
+        slow = conform("billing_events", pl.DataFrame(columns, schema=schema))
+        frame = pl.concat([frame, slow]).sort("source_line")
     return ParseResult(frames={"billing_events": frame}, rejected=rejected, notes=[])
 
 

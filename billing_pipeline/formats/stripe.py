@@ -10,9 +10,13 @@ Amounts are major-unit decimals with a configurable decimal separator; `net = gr
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
-from billing_pipeline.formats.base import ParseResult, Rejected, UnreadableFile
+import polars as pl
+
+from billing_pipeline.formats import csv_fast, stripe_fast
+from billing_pipeline.formats.base import ParseResult, Rejected, UnreadableFile, empty_frame
 from billing_pipeline.formats.fields import (
     FieldError,
     currency_code,
@@ -24,6 +28,7 @@ from billing_pipeline.formats.fields import (
 )
 from billing_pipeline.formats.frames import result
 from billing_pipeline.formats.text import (
+    CsvRecord,
     csv_records,
     decode_utf8,
     field_count_reason,
@@ -46,25 +51,25 @@ _AMOUNTS = ["gross", "fee", "net"]
 
 
 def parse(content: bytes, file_name: str, *, decimal_separator: str = ".") -> ParseResult:
-    records = csv_records(decode_utf8(content))
-    header, columns = read_header(records, f"Stripe report {file_name}")
-    if "payout_id" in columns:
-        require_columns(columns, ["payout_id", "currency", "net"], "Stripe itemized payouts report")
-        read_row, time_column = _payout_report_row, None
+    text = decode_utf8(content)
+    split = csv_fast.split_records(text) if decimal_separator == "." else None
+    if split is None:
+        records: Iterator[CsvRecord] = csv_records(text)
+        header, columns = read_header(records, f"Stripe report {file_name}")
     else:
-        require_columns(
-            columns,
-            ["balance_transaction_id", "reporting_category", "currency", *_AMOUNTS],
-            "Stripe itemized balance/payout reconciliation report",
-        )
-        time_column = "created_utc" if "created_utc" in columns else "created"
-        if time_column not in columns:
-            raise UnreadableFile("Stripe report has neither created_utc nor created column")
-        read_row = _balance_report_row
-
+        header, columns = read_header(iter([split.header]), f"Stripe report {file_name}")
+    read_row, time_column = _report_kind(columns)
     notes = []
     if time_column == "created":
         notes.append("no created_utc column: 'created' read as UTC (report timezone unknown)")
+    fast = empty_frame("settlement_lines")
+    if split is not None:
+        records = iter(split.slow)
+        if read_row is _balance_report_row:
+            fast, rest = stripe_fast.read_balance_rows(split.fast, columns, LINE_TYPES)
+            records = csv_fast.in_order(split.slow, csv_fast.records_of(split, rest))
+        else:
+            records = csv_fast.in_order(split.slow, csv_fast.records_of(split, split.fast))
     rows: dict[str, list[dict[str, Any]]] = {"settlement_lines": [], "payouts": []}
     rejected: list[Rejected] = []
     for record in records:
@@ -79,7 +84,27 @@ def parse(content: bytes, file_name: str, *, decimal_separator: str = ".") -> Pa
                 rows[frame].append({**values, "processor": "stripe", "source_line": record.line_no})
                 continue
         rejected.append(Rejected(record.line_no, reason, printable(record.raw)))
-    return result(rows, rejected, notes)
+    parsed = result(rows, rejected, notes)
+    if fast.height:
+        lines = pl.concat([fast, parsed.frames["settlement_lines"]]).sort("source_line")
+        parsed.frames["settlement_lines"] = lines
+    return parsed
+
+
+def _report_kind(columns: dict[str, int]) -> tuple[Any, str | None]:
+    """The row reader for the report the header names, and its time column."""
+    if "payout_id" in columns:
+        require_columns(columns, ["payout_id", "currency", "net"], "Stripe itemized payouts report")
+        return _payout_report_row, None
+    require_columns(
+        columns,
+        ["balance_transaction_id", "reporting_category", "currency", *_AMOUNTS],
+        "Stripe itemized balance/payout reconciliation report",
+    )
+    time_column = "created_utc" if "created_utc" in columns else "created"
+    if time_column not in columns:
+        raise UnreadableFile("Stripe report has neither created_utc nor created column")
+    return _balance_report_row, time_column
 
 
 def _get(row: dict[str, str], name: str) -> str | None:

@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from billing_pipeline.formats.base import UnreadableFile
 
 _UNDECODED_BYTE = re.compile("[\udc80-\udcff]")
+BOM = b"\xef\xbb\xbf"
 
 
 def decode_utf8(content: bytes) -> str:
     """UTF-8 text without its BOM. Undecodable bytes survive as lone surrogates so that only
     the records holding them are rejected (see `undecodable_reason`), not the whole file."""
-    if content.startswith(b"\xef\xbb\xbf"):
-        content = content[3:]
+    if content.startswith(BOM):
+        content = content[len(BOM) :]
     return content.decode("utf-8", errors="surrogateescape")
 
 
@@ -26,6 +27,16 @@ def undecodable_reason(text: str) -> str | None:
         return None
     byte = ord(match.group()) - 0xDC00
     return f"not valid UTF-8 (byte 0x{byte:02X}); the file must be UTF-8"
+
+
+def has_undecodable(text: str) -> bool:
+    # isascii() is a flag lookup: plain ASCII text (the usual file) needs no scan at all.
+    return not text.isascii() and _UNDECODED_BYTE.search(text) is not None
+
+
+# Stands in, for a vectorised reader, for a record polars cannot hold (undecodable bytes): it
+# matches no fast-path grammar, so the record goes to the row-by-row reader.
+NOT_FAST = "\x00"
 
 
 def printable(text: str) -> str:

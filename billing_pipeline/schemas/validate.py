@@ -9,8 +9,8 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
-from billing_pipeline.domain.money import minor_units_expr
 from billing_pipeline.formats.base import FRAMES, conform
+from billing_pipeline.schemas.minor_units import with_minor_units
 from billing_pipeline.schemas.models import MODELS
 
 # frame -> (decimal text column, its currency column, the minor-units column it becomes)
@@ -40,7 +40,7 @@ def validate(frame_name: str, df: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFr
     model = MODELS[frame_name]
     columns = list(model.to_schema().columns)
     rows = conform(frame_name, df).with_row_index(_ROW)
-    rows = rows.with_columns(_early_reasons(frame_name))
+    rows = _with_early_reasons(frame_name, rows)
 
     candidates = rows.filter(pl.col(_REASON).is_null())
     failures = _pandera_failures(model, candidates.select(columns))
@@ -69,13 +69,12 @@ def validate(frame_name: str, df: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFr
     return valid, rejected
 
 
-def _early_reasons(frame_name: str) -> list[pl.Expr]:
+def _with_early_reasons(frame_name: str, rows: pl.DataFrame) -> pl.DataFrame:
     """Minor-units columns plus the reason a row is rejected before pandera sees it."""
     exprs, reasons = [], []
     for amount, currency, minor in AMOUNT_COLUMNS[frame_name]:
-        value, reason = minor_units_expr(amount, currency)
-        exprs.append(value.alias(minor))
-        reasons.append(pl.concat_str([pl.lit(f"{amount}: "), reason]))
+        rows = with_minor_units(rows, amount, currency, minor, f"__why_{minor}")
+        reasons.append(pl.concat_str([pl.lit(f"{amount}: "), pl.col(f"__why_{minor}")]))
     key = UNIQUE_KEYS.get(frame_name)
     if key is not None:
         first = pl.col(_ROW).min().over("processor", key)
@@ -89,7 +88,8 @@ def _early_reasons(frame_name: str) -> list[pl.Expr]:
         )
     joined = pl.concat_str(reasons, separator="; ", ignore_nulls=True) if reasons else pl.lit("")
     exprs.append(pl.when(joined != "").then(joined).otherwise(None).alias(_REASON))
-    return exprs
+    why = [f"__why_{minor}" for _, _, minor in AMOUNT_COLUMNS[frame_name]]
+    return rows.with_columns(exprs).drop(why)
 
 
 def _pandera_failures(model: type[pa.DataFrameModel], frame: pl.DataFrame) -> pl.DataFrame:

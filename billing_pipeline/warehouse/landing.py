@@ -10,6 +10,7 @@ superseded, never merged.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from billing_pipeline.formats import events_jsonl
 from billing_pipeline.formats.base import ParseResult, UnreadableFile
 from billing_pipeline.formats.detect import parse_file
 from billing_pipeline.schemas import validate
@@ -28,6 +30,11 @@ from billing_pipeline.warehouse.tables import (
 )
 
 SOURCES = tuple(SOURCE_FRAMES)
+# Sources whose files are read, validated and staged in parts, never whole: the event log
+# is the one that grows with the business (918 MB at a million payments a day).
+STREAMED_SOURCES: dict[str, Callable[[Path], Iterator[ParseResult]]] = {
+    "events": events_jsonl.parse_path
+}
 # A whole-file rejection keeps this much of the file in the quarantine row; the file itself
 # stays in the inbox at the recorded path.
 _RAW_PREFIX_CHARS = 4000
@@ -147,15 +154,19 @@ def _land_file(
     if not path.resolve().is_relative_to(inbox.resolve()):
         # A link out of the inbox would let a drop folder read any file of the host.
         return _refuse_outside(conn, inbox, path, source, partition_date, run_id, now)
-    content = path.read_bytes()
-    sha = hashlib.sha256(content).hexdigest()
+    streamed = source in STREAMED_SOURCES
+    if streamed:
+        sha, size, head = _digest(path)
+    else:
+        content = path.read_bytes()
+        sha, size, head = hashlib.sha256(content).hexdigest(), len(content), content
     file_id = sha[:16]
     rel = path.relative_to(inbox).as_posix()
     version = _path_version(conn, rel, sha, previous.get(rel, []), source, partition_date, now)
 
     registration = dict(
         file_id=file_id, sha256=sha, source=source, partition_date=partition_date, path=rel,
-        file_name=path.name, size_bytes=len(content), path_version=version, landed_at=now,
+        file_name=path.name, size_bytes=size, path_version=version, landed_at=now,
         run_id=run_id,
     )  # fmt: skip
     duplicate_of = landed_here.get(sha) or _landed_elsewhere(conn, sha)
@@ -166,13 +177,14 @@ def _land_file(
     landed_here[sha] = rel
 
     try:
-        parsed: ParseResult = parse_file(source, path.name, content)
-    except UnreadableFile as error:
-        reason = f"unreadable file: {error}"
-    except Exception as error:  # a parser bug must not take the other files down with it
-        reason = f"parser failed: {type(error).__name__}: {error}"
-    else:
-        return _stage(conn, registration, parsed, source, partition_date, rel, run_id, now)
+        if streamed:
+            parts = _parser_failures(STREAMED_SOURCES[source](path))
+        else:
+            parts = iter([_parser_failures_of(lambda: parse_file(source, path.name, content))])
+        return _stage(conn, registration, parts, source, partition_date, rel, run_id, now)
+    except _ParserFailed as failure:
+        reason = failure.reason
+    _forget_file(conn, file_id, source, partition_date)  # what earlier parts of it staged
 
     outcome = FileOutcome(rel, "unreadable", rows_read=1, rows_quarantined=1, detail=reason)
     _quarantine(
@@ -181,7 +193,7 @@ def _land_file(
         source,
         partition_date,
         rel,
-        [(None, "parse", reason, content[:_RAW_PREFIX_CHARS].decode("utf-8", "replace"))],
+        [(None, "parse", reason, head[:_RAW_PREFIX_CHARS].decode("utf-8", "replace"))],
         run_id,
         now,
     )
@@ -189,36 +201,98 @@ def _land_file(
     return outcome
 
 
-def _stage(conn, registration, parsed, source, partition_date, rel, run_id, now) -> FileOutcome:
-    file_id = registration["file_id"]
-    bad: list[tuple[int | None, str, str, str]] = [
-        (r.line_no, "parse", r.reason, r.raw_record) for r in parsed.rejected
-    ]
-    staged = 0
-    for frame, df in parsed.frames.items():
-        if df.height == 0:
-            continue
-        valid, rejected = validate(frame, df)
-        bad.extend(
-            (row["source_line"], "validate", row["reason"], row["raw_record"])
-            for row in rejected.iter_rows(named=True)
+class _ParserFailed(Exception):
+    """The parser (not staging) failed on the file: the file is quarantined whole."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _parser_failures_of(parse: Callable[[], ParseResult]) -> ParseResult:
+    try:
+        return parse()
+    except UnreadableFile as error:
+        raise _ParserFailed(f"unreadable file: {error}") from error
+    except Exception as error:  # a parser bug must not take the other files down with it
+        raise _ParserFailed(f"parser failed: {type(error).__name__}: {error}") from error
+
+
+def _parser_failures(parts: Iterator[ParseResult]) -> Iterator[ParseResult]:
+    """The parts, with a failure of the parser (never of staging) as `_ParserFailed`."""
+    while True:
+        part = _parser_failures_of(lambda: next(parts, None))  # type: ignore[arg-type,return-value]
+        if part is None:
+            return
+        yield part
+
+
+def _digest(path: Path) -> tuple[str, int, bytes]:
+    """(sha256, size, first bytes) of a file read in blocks, never whole."""
+    digest, size, head = hashlib.sha256(), 0, b""
+    with path.open("rb") as handle:
+        while block := handle.read(8 << 20):
+            if not size:
+                head = block[:_RAW_PREFIX_CHARS]
+            digest.update(block)
+            size += len(block)
+    return digest.hexdigest(), size, head
+
+
+def _forget_file(conn, file_id: str, source: str, partition_date: date) -> None:
+    for frame in SOURCE_FRAMES[source]:
+        conn.execute(
+            f"delete from raw.{staged_table(source, frame)} "
+            "where file_id = ? and source = ? and partition_date = ?",
+            [file_id, source, partition_date],
         )
-        if frame not in SOURCE_FRAMES[source]:
-            raise ValueError(f"a {source} parser returned unexpected frame {frame!r}")
-        if valid.height:
-            _insert_staged(conn, source, frame, valid, file_id, partition_date)
-            staged += valid.height
-    _quarantine(conn, file_id, source, partition_date, rel, bad, run_id, now)
+    conn.execute(
+        "delete from ingest.quarantine where file_id = ? and source = ? and partition_date = ? "
+        "and stage != 'ledger'",
+        [file_id, source, partition_date],
+    )
+
+
+def _stage(
+    conn, registration, parts: Iterator[ParseResult], source, partition_date, rel, run_id, now
+) -> FileOutcome:
+    """Validate and stage a file's parse results one part at a time (a large log comes in
+    parts so that memory does not grow with the file)."""
+    file_id = registration["file_id"]
+    rows_read = staged = quarantined = 0
+    notes: list[str] = []
+    file_format = None
+    for parsed in parts:
+        bad: list[tuple[int | None, str, str, str]] = [
+            (r.line_no, "parse", r.reason, r.raw_record) for r in parsed.rejected
+        ]
+        for frame, df in parsed.frames.items():
+            if df.height == 0:
+                continue
+            valid, rejected = validate(frame, df)
+            bad.extend(
+                (row["source_line"], "validate", row["reason"], row["raw_record"])
+                for row in rejected.iter_rows(named=True)
+            )
+            if frame not in SOURCE_FRAMES[source]:
+                raise ValueError(f"a {source} parser returned unexpected frame {frame!r}")
+            if valid.height:
+                _insert_staged(conn, source, frame, valid, file_id, partition_date)
+                staged += valid.height
+        _quarantine(conn, file_id, source, partition_date, rel, bad, run_id, now)
+        rows_read += parsed.rows_read
+        quarantined += len(bad)
+        notes.extend(note for note in parsed.notes if note not in notes)
+        file_format = getattr(parsed, "file_format", None) or file_format
     outcome = FileOutcome(
         rel,
         "landed",
-        rows_read=parsed.rows_read,
+        rows_read=rows_read,
         rows_staged=staged,
-        rows_quarantined=len(bad),
+        rows_quarantined=quarantined,
         # What the parser had to assume (an encoding fallback, an unused balance code).
-        detail="; ".join(parsed.notes) or None,
+        detail="; ".join(notes) or None,
     )
-    file_format = getattr(parsed, "file_format", None)
     _register(conn, registration, outcome, duplicate_of=None, file_format=file_format)
     return outcome
 
