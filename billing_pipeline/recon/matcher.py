@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import duckdb
 
-from billing_pipeline.recon.criteria import rule_evidence, rule_predicate
+from billing_pipeline.recon.criteria import rule_evidence, rule_join
 from billing_pipeline.recon.rules import Rule
 
 WORK_DDL = """
@@ -44,15 +44,17 @@ def execute(conn: duckdb.DuckDBPyConnection, sql: str, params: dict | list | Non
 
 def run_rule(conn: duckdb.DuckDBPyConnection, rule: Rule) -> int:
     """Apply `rule`; returns how many matches it made."""
-    left, right = f"recon_left_{rule.leg}", f"recon_right_{rule.leg}"
+    unused = "(select * from {} where key not in (select key from recon_consumed))"
+    left, right, on = rule_join(
+        rule.criteria, unused.format(f"recon_left_{rule.leg}"),
+        unused.format(f"recon_right_{rule.leg}"),
+    )  # fmt: skip
     execute(
         conn,
         f"""
         create or replace temp table recon_candidates as
         select l.key as lkey, r.key as rkey, {rule_evidence(rule.criteria)}::varchar as evidence
-        from (select * from {left} where key not in (select key from recon_consumed)) l
-        join (select * from {right} where key not in (select key from recon_consumed)) r
-          on {rule_predicate(rule.criteria)}
+        from {left} l join {right} r on {on}
         """,
     )
     params = {"leg": rule.leg, "rule": rule.id, "version": rule.version}
