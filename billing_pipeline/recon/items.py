@@ -103,6 +103,8 @@ EXTRACT = {
     """.replace("{new}", _NEW_EVENTS.format(kinds="like 'invoice.%'")),
 }
 
+INSERT = {table: f"insert into recon_cache.{table} {sql}" for table, sql in EXTRACT.items()}
+
 
 def refresh(conn: duckdb.DuckDBPyConnection) -> int:
     """Copy the events stored since the last run into `recon_cache`; returns how many."""
@@ -117,7 +119,7 @@ def refresh(conn: duckdb.DuckDBPyConnection) -> int:
     if not last or last[0][0] <= since:
         return 0
     for table in TABLES:
-        conn.execute(f"insert into recon_cache.{table} {EXTRACT[table]}", {"since": since})
+        conn.execute(INSERT[table], {"since": since})
     events, copied = conn.execute(
         "select count(*), count(*) filter (where seq > $since) from store.events "
         "where seq <= $last",

@@ -69,9 +69,9 @@ def _one_to_one(conn, params) -> int:
         conn,
         """
         create or replace temp table recon_scored as
-        select *, count(*) over (partition by lkey) as n_left,
-               count(*) over (partition by rkey) as n_right
-        from recon_candidates
+        select c.*, l.n as n_left, r.n as n_right from recon_candidates c
+        join (select lkey, count(*) as n from recon_candidates group by lkey) l using (lkey)
+        join (select rkey, count(*) as n from recon_candidates group by rkey) r using (rkey)
         """,
     )
     execute(

@@ -16,17 +16,18 @@ import duckdb
 
 from billing_pipeline.recon import items
 
-_PAYMENT_EVENTS = """
-create or replace temp table recon_payment_events as
-select * exclude (seq) from recon_cache.payment_events where business_date <= $as_of
-"""
-
 # Captures the lifecycle accepts: authorized first, never failed or voided before. The
 # earliest authorization, failure and legal capture of each payment decide it (no
 # per-event lookups).
 _LEGAL_PAYMENT_EVENTS = """
 create or replace temp table recon_legal_payment_events as
-with firsts as (
+with recon_payment_events as (
+    select * exclude (seq) from recon_cache.payment_events
+    where business_date <= $as_of and event_type in ('payment.authorized', 'payment.captured',
+        'payment.failed', 'payment.voided', 'payment.refunded', 'payment.dispute_opened',
+        'payment.dispute_won')
+),
+firsts as (
     select payment_id,
            min(occurred_at) filter (where event_type = 'payment.authorized') as authorized_at,
            min(occurred_at) filter (where event_type in ('payment.failed', 'payment.voided'))
@@ -124,7 +125,7 @@ where inv.amount_minor is not null and not inv.closed
 
 def load_sources(conn: duckdb.DuckDBPyConnection, as_of: date) -> None:
     items.refresh(conn)
-    for sql in (_PAYMENT_EVENTS, _LEGAL_PAYMENT_EVENTS, _LEDGER_ITEMS, _SETTLEMENT_LINES,
+    for sql in (_LEGAL_PAYMENT_EVENTS, _LEDGER_ITEMS, _SETTLEMENT_LINES,
                 _PROCESSOR_ITEMS, _PAYOUTS, _BANK_LINES, _INVOICES):  # fmt: skip
         params = {"as_of": as_of} if "$as_of" in sql else None
         conn.execute(sql, params)
