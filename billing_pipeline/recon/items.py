@@ -5,21 +5,25 @@ was the biggest cost of a run (re-parsing the whole history every day). Stored e
 change and only ever get higher `seq` numbers, so each event is parsed once, the first time a
 run sees it, into the `recon_cache` tables; a run then filters those by business date.
 
-`recon_cache.watermark` remembers the last `seq` copied, its chain hash and how many events
-had been stored up to it. If the store no longer agrees with that (a rebuilt or replaced
-store), the copies are dropped and rebuilt from the first event: they are a cache, never a
-source of truth. The rows keep every field reconciliation used to read from the payload, with
-the same casts, so a run's inputs are exactly what reading `store.events` would give.
+`recon_cache.watermark` remembers the last `seq` copied, its chain hash, how many events had
+been stored up to it and a hash of the extraction SQL. If the store no longer agrees with
+that (a rebuilt or replaced store) or the SQL changed, the copies are dropped and rebuilt
+from the first event: they are a cache, never a source of truth. The rows keep every field
+reconciliation used to read from the payload, with the same casts, so a run's inputs are
+exactly what reading `store.events` would give.
 """
 
 from __future__ import annotations
+
+import hashlib
 
 import duckdb
 
 DDL = """
 create schema if not exists recon_cache;
 create table if not exists recon_cache.watermark (
-    seq bigint not null, chain_hash varchar not null, events bigint not null);
+    seq bigint not null, chain_hash varchar not null, events bigint not null,
+    extraction varchar not null);
 create table if not exists recon_cache.payment_events (
     seq bigint not null, key varchar not null, event_type varchar not null,
     occurred_at timestamptz not null, business_date date not null, payment_id varchar,
@@ -46,13 +50,18 @@ create table if not exists recon_cache.invoice_events (
     currency varchar, due_date date);
 """
 
+PAYMENT_STEPS = (
+    "('payment.authorized', 'payment.captured', 'payment.failed', 'payment.voided', "
+    "'payment.refunded', 'payment.dispute_opened', 'payment.dispute_won')"
+)
 TABLES = ("payment_events", "settlement_lines", "payouts", "bank_lines", "invoice_events")
 
 # Each payload is parsed once per statement: json_extract_string with a list of paths.
 _NEW_EVENTS = "from store.events where seq > $since and event_type {kinds}"
 
 EXTRACT = {
-    # Recon's own decisions (payment.settled, payment.reconciled) are not ledger facts.
+    # Only the lifecycle steps that decide what is reconciled; recon's own decisions
+    # (payment.settled, payment.reconciled) are not ledger facts.
     "payment_events": """
         select seq, key, event_type, occurred_at, business_date, f[1], f[2], f[3], f[4],
                f[5]::bigint, f[6]
@@ -60,7 +69,7 @@ EXTRACT = {
                      json_extract_string(payload, ['payment_id', 'invoice_id', 'processor',
                          'processor_ref', 'amount_minor', 'currency']) as f
               {new} and source != 'recon')
-    """.replace("{new}", _NEW_EVENTS.format(kinds="like 'payment.%'")),
+    """.replace("{new}", _NEW_EVENTS.format(kinds=f"in {PAYMENT_STEPS}")),
     "settlement_lines": """
         select seq, key, business_date, occurred_at, f[1], f[2], f[3], f[4], f[5], f[6],
                -- Adyen rows carry no available-on date: the delivery date stands in for it.
@@ -104,6 +113,8 @@ EXTRACT = {
 }
 
 INSERT = {table: f"insert into recon_cache.{table} {sql}" for table, sql in EXTRACT.items()}
+# Copies made by other extraction SQL (an older release) are rebuilt, not mixed with new ones.
+EXTRACTION = hashlib.sha256((DDL + "".join(INSERT.values())).encode()).hexdigest()[:16]
 
 
 def refresh(conn: duckdb.DuckDBPyConnection) -> int:
@@ -126,21 +137,25 @@ def refresh(conn: duckdb.DuckDBPyConnection) -> int:
         {"since": since, "last": last[0][0]},
     ).fetchone()
     conn.execute("delete from recon_cache.watermark")
-    conn.execute("insert into recon_cache.watermark values (?, ?, ?)", [*last[0], events])
+    conn.execute(
+        "insert into recon_cache.watermark values (?, ?, ?, ?)", [*last[0], events, EXTRACTION]
+    )
     return copied
 
 
 def _valid_watermark(conn: duckdb.DuckDBPyConnection) -> int:
     """The watermark's seq if the store still holds exactly what it saw, else 0 (rebuild)."""
-    mark = conn.execute("select seq, chain_hash, events from recon_cache.watermark").fetchall()
+    mark = conn.execute(
+        "select seq, chain_hash, events from recon_cache.watermark where extraction = ?",
+        [EXTRACTION],
+    ).fetchall()
     if mark:
         seq, chain_hash, events = mark[0]
-        stored = conn.execute(
-            "select count(*), max(chain_hash) filter (where seq = $seq) "
-            "from store.events where seq <= $seq",
-            {"seq": seq},
+        (count,) = conn.execute(
+            "select count(*) from store.events where seq <= ?", [seq]
         ).fetchone()
-        if stored == (events, chain_hash):
+        stored = conn.execute("select chain_hash from store.events where seq = ?", [seq])
+        if count == events and stored.fetchall() == [(chain_hash,)]:
             return seq
     for table in TABLES:
         conn.execute(f"delete from recon_cache.{table}")

@@ -79,7 +79,8 @@ def _one_to_one(conn, params) -> int:
         """
         insert into recon_work_matches
         select $leg, $rule, $version, 'one_to_one', [lkey], [rkey],
-               json_object('criteria', evidence::json)::varchar
+               -- what json_object('criteria', evidence::json) prints, without parsing it
+               '{"criteria":' || evidence || '}'
         from recon_scored where n_left = 1 and n_right = 1
         """,
         params,

@@ -22,10 +22,7 @@ from billing_pipeline.recon import items
 _LEGAL_PAYMENT_EVENTS = """
 create or replace temp table recon_legal_payment_events as
 with recon_payment_events as (
-    select * exclude (seq) from recon_cache.payment_events
-    where business_date <= $as_of and event_type in ('payment.authorized', 'payment.captured',
-        'payment.failed', 'payment.voided', 'payment.refunded', 'payment.dispute_opened',
-        'payment.dispute_won')
+    select * exclude (seq) from recon_cache.payment_events where business_date <= $as_of
 ),
 firsts as (
     select payment_id,
