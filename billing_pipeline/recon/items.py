@@ -118,10 +118,23 @@ EXTRACTION = hashlib.sha256((DDL + "".join(INSERT.values())).encode()).hexdigest
 
 
 def refresh(conn: duckdb.DuckDBPyConnection) -> int:
-    """Copy the events stored since the last run into `recon_cache`; returns how many."""
+    """Copy the events stored since the last run into `recon_cache`; returns how many.
+
+    One transaction: a run stopped half-way leaves the copies and watermark as they were."""
     conn.execute(DDL)
+    conn.execute("begin transaction")
+    try:
+        copied = _copy_new_events(conn)
+        conn.execute("commit")
+    except BaseException:
+        conn.execute("rollback")
+        raise
+    return copied
+
+
+def _copy_new_events(conn: duckdb.DuckDBPyConnection) -> int:
     since = _valid_watermark(conn)
-    # Rows past the watermark are from a run that stopped before moving it: redo them.
+    # Rows past the watermark would come from a run that stopped before moving it.
     for table in TABLES:
         conn.execute(f"delete from recon_cache.{table} where seq > ?", [since])
     last = conn.execute(
