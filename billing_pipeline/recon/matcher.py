@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import duckdb
 
-from billing_pipeline.recon.criteria import rule_evidence, rule_predicate
+from billing_pipeline.recon.criteria import rule_evidence, rule_join
 from billing_pipeline.recon.rules import Rule
 
 WORK_DDL = """
@@ -44,15 +44,17 @@ def execute(conn: duckdb.DuckDBPyConnection, sql: str, params: dict | list | Non
 
 def run_rule(conn: duckdb.DuckDBPyConnection, rule: Rule) -> int:
     """Apply `rule`; returns how many matches it made."""
-    left, right = f"recon_left_{rule.leg}", f"recon_right_{rule.leg}"
+    unused = "(select * from {} where key not in (select key from recon_consumed))"
+    left, right, on = rule_join(
+        rule.criteria, unused.format(f"recon_left_{rule.leg}"),
+        unused.format(f"recon_right_{rule.leg}"),
+    )  # fmt: skip
     execute(
         conn,
         f"""
         create or replace temp table recon_candidates as
         select l.key as lkey, r.key as rkey, {rule_evidence(rule.criteria)}::varchar as evidence
-        from (select * from {left} where key not in (select key from recon_consumed)) l
-        join (select * from {right} where key not in (select key from recon_consumed)) r
-          on {rule_predicate(rule.criteria)}
+        from {left} l join {right} r on {on}
         """,
     )
     params = {"leg": rule.leg, "rule": rule.id, "version": rule.version}
@@ -67,9 +69,9 @@ def _one_to_one(conn, params) -> int:
         conn,
         """
         create or replace temp table recon_scored as
-        select *, count(*) over (partition by lkey) as n_left,
-               count(*) over (partition by rkey) as n_right
-        from recon_candidates
+        select c.*, l.n as n_left, r.n as n_right from recon_candidates c
+        join (select lkey, count(*) as n from recon_candidates group by lkey) l using (lkey)
+        join (select rkey, count(*) as n from recon_candidates group by rkey) r using (rkey)
         """,
     )
     execute(
@@ -77,7 +79,8 @@ def _one_to_one(conn, params) -> int:
         """
         insert into recon_work_matches
         select $leg, $rule, $version, 'one_to_one', [lkey], [rkey],
-               json_object('criteria', evidence::json)::varchar
+               -- what json_object('criteria', evidence::json) prints, without parsing it
+               '{"criteria":' || evidence || '}'
         from recon_scored where n_left = 1 and n_right = 1
         """,
         params,

@@ -14,34 +14,36 @@ from datetime import date
 
 import duckdb
 
-_PAYMENT_EVENTS = """
-create or replace temp table recon_payment_events as
-select idempotency_key as key, event_type, occurred_at, business_date,
-       payload->>'payment_id' as payment_id, payload->>'invoice_id' as invoice_id,
-       payload->>'processor' as processor, payload->>'processor_ref' as processor_ref,
-       (payload->>'amount_minor')::bigint as amount_minor, payload->>'currency' as currency
-from store.events
-where event_type like 'payment.%' and business_date <= $as_of and source != 'recon'
-"""
+from billing_pipeline.recon import items
 
-# Captures the lifecycle accepts: authorized first, never failed or voided before.
+# Captures the lifecycle accepts: authorized first, never failed or voided before. The
+# earliest authorization, failure and legal capture of each payment decide it (no
+# per-event lookups).
 _LEGAL_PAYMENT_EVENTS = """
 create or replace temp table recon_legal_payment_events as
-with captures as (
-    select c.* from recon_payment_events c
-    where c.event_type = 'payment.captured'
-      and exists (select 1 from recon_payment_events a where a.payment_id = c.payment_id
-                  and a.event_type = 'payment.authorized' and a.occurred_at <= c.occurred_at)
-      and not exists (select 1 from recon_payment_events f where f.payment_id = c.payment_id
-                      and f.event_type in ('payment.failed', 'payment.voided')
-                      and f.occurred_at <= c.occurred_at)
+with recon_payment_events as (
+    select * exclude (seq) from recon_cache.payment_events where business_date <= $as_of
+),
+firsts as (
+    select payment_id,
+           min(occurred_at) filter (where event_type = 'payment.authorized') as authorized_at,
+           min(occurred_at) filter (where event_type in ('payment.failed', 'payment.voided'))
+               as stopped_at
+    from recon_payment_events where payment_id is not null group by payment_id
+),
+captures as (
+    select c.* from recon_payment_events c join firsts f using (payment_id)
+    where c.event_type = 'payment.captured' and f.authorized_at <= c.occurred_at
+      and not coalesce(f.stopped_at <= c.occurred_at, false)
+),
+first_capture as (
+    select payment_id, min(occurred_at) as captured_at from captures group by payment_id
 )
 select * from captures
 union all
-select e.* from recon_payment_events e
+select e.* from recon_payment_events e join first_capture c using (payment_id)
 where e.event_type in ('payment.refunded', 'payment.dispute_opened', 'payment.dispute_won')
-  and exists (select 1 from captures c where c.payment_id = e.payment_id
-              and c.occurred_at <= e.occurred_at)
+  and c.captured_at <= e.occurred_at
 """
 
 _LEDGER_ITEMS = """
@@ -57,20 +59,7 @@ where processor is not null and processor != 'bank_transfer'
 
 _SETTLEMENT_LINES = """
 create or replace temp table recon_settlement_lines as
-select idempotency_key as key, business_date, occurred_at,
-       payload->>'processor' as processor, payload->>'line_ref' as line_ref,
-       payload->>'line_type' as line_type, payload->>'processor_ref' as processor_ref,
-       payload->>'merchant_ref' as merchant_ref, payload->>'payout_ref' as payout_ref,
-       -- Adyen rows carry no available-on date: the report's delivery date stands in for it.
-       coalesce((payload->>'available_on')::date, partition_date) as available_on,
-       payload->>'currency' as currency,
-       (payload->>'gross_minor')::bigint as gross_minor,
-       (payload->>'fee_minor')::bigint as fee_minor, (payload->>'net_minor')::bigint as net_minor,
-       payload->>'original_currency' as original_currency,
-       (payload->>'original_minor')::bigint as original_minor,
-       payload->>'exchange_rate' as exchange_rate
-from store.events
-where event_type like 'settlement.%' and business_date <= $as_of
+select * exclude (seq) from recon_cache.settlement_lines where business_date <= $as_of
 """
 
 # Amounts in the charge currency, signed like the ledger event (a refund of 5 is +5).
@@ -88,30 +77,12 @@ where line_type in ('charge', 'refund', 'chargeback', 'chargeback_reversal')
 
 _PAYOUTS = """
 create or replace temp table recon_left_processor_bank as
-select idempotency_key as key, payload->>'processor' as processor,
-       payload->>'payout_ref' as payout_ref, payload->>'bank_reference' as bank_reference,
-       nullif(regexp_extract(payload->>'payout_ref', '(\\d+)$', 1), '') as batch_number,
-       (payload->>'amount_minor')::bigint as amount_minor, payload->>'currency' as currency,
-       business_date,
-       greatest(coalesce((payload->>'arrival_date')::date, business_date), business_date)
-           as expected_date,
-       occurred_at
-from store.events
-where event_type = 'payout.sent' and business_date <= $as_of
+select * exclude (seq) from recon_cache.payouts where business_date <= $as_of
 """
 
 _BANK_LINES = """
 create or replace temp table recon_bank_lines as
-select idempotency_key as key, payload->>'account_id' as account_id,
-       (payload->>'amount_minor')::bigint as amount_minor, payload->>'currency' as currency,
-       business_date, (payload->>'value_date')::date as value_date,
-       payload->>'remittance_info' as remittance_info, payload->>'counterparty' as counterparty,
-       -- Where the payer's name is depends on the format (camt: a field; MT940/BAI2: the text).
-       concat_ws(' ', payload->>'counterparty', payload->>'remittance_info') as narrative,
-       payload->>'end_to_end_ref' as end_to_end_ref, payload->>'entry_ref' as entry_ref,
-       occurred_at
-from store.events
-where event_type in ('bank.credit', 'bank.debit') and business_date <= $as_of
+select * exclude (seq) from recon_cache.bank_lines where business_date <= $as_of
 """
 
 # Invoices that can receive cash: sent, not voided or written off, with what is still due
@@ -119,12 +90,7 @@ where event_type in ('bank.credit', 'bank.debit') and business_date <= $as_of
 _INVOICES = """
 create or replace temp table recon_invoices as
 with ev as (
-    select event_type, business_date, payload->>'invoice_id' as invoice_id,
-           payload->>'invoice_number' as invoice_number, payload->>'customer_id' as customer_id,
-           (payload->>'amount_minor')::bigint as amount_minor, payload->>'currency' as currency,
-           (payload->>'due_date')::date as due_date, seq
-    from store.events
-    where event_type like 'invoice.%' and business_date <= $as_of
+    select * from recon_cache.invoice_events where business_date <= $as_of
 ),
 card as (
     select invoice_id, currency, sum(case when event_type = 'payment.captured' then amount_minor
@@ -155,7 +121,8 @@ where inv.amount_minor is not null and not inv.closed
 
 
 def load_sources(conn: duckdb.DuckDBPyConnection, as_of: date) -> None:
-    for sql in (_PAYMENT_EVENTS, _LEGAL_PAYMENT_EVENTS, _LEDGER_ITEMS, _SETTLEMENT_LINES,
+    items.refresh(conn)
+    for sql in (_LEGAL_PAYMENT_EVENTS, _LEDGER_ITEMS, _SETTLEMENT_LINES,
                 _PROCESSOR_ITEMS, _PAYOUTS, _BANK_LINES, _INVOICES):  # fmt: skip
         params = {"as_of": as_of} if "$as_of" in sql else None
         conn.execute(sql, params)
