@@ -1,8 +1,15 @@
-"""Rebuild the ledger projection from the event store, in one transaction.
+"""Bring the ledger projection up to date with the event store, in one transaction.
 
 Writes `ledger_store.*`: payment and invoice states and histories, and the journal. Events
 the lifecycles refuse and facts that cannot be posted or converted are quarantined (stage
 `ledger`) with the event's file and line; they never move a state or a balance.
+
+A run is incremental when it can be (`ledger_watermark`): only the aggregates named by events
+appended since the last run are refolded, from their whole history, and only their rows, the
+entries of the facts that depend on them, the realized FX of the open items those touch and
+the month-end revaluations are replaced (`ledger_scope`, `ledger_delta`). Otherwise, and on
+request, everything is rebuilt. Both give the same tables (tests/warehouse/
+test_ledger_incremental.py); `journal_rebuilds_identically` checks it on every run.
 """
 
 from __future__ import annotations
@@ -15,9 +22,12 @@ import polars as pl
 
 from billing_pipeline.domain.fx import RateBook, RateError, parse_override
 from billing_pipeline.domain.rounding import RoundingRule
+from billing_pipeline.warehouse import ledger_watermark as watermark
 from billing_pipeline.warehouse.event_store import ensure_store
 from billing_pipeline.warehouse.journal import build_facts, post_and_convert
-from billing_pipeline.warehouse.lifecycles import InvoiceStep, fold_all
+from billing_pipeline.warehouse.ledger_delta import REVALUATION_TYPES, Delta, compute_delta
+from billing_pipeline.warehouse.ledger_scope import scope_new_events
+from billing_pipeline.warehouse.lifecycles import Folded, InvoiceStep, fold_all
 
 LEDGER_DDL = """
 create schema if not exists ledger_store;
@@ -64,6 +74,7 @@ create table if not exists ledger_store.invoice_history (
 def ensure_ledger(conn: duckdb.DuckDBPyConnection) -> None:
     ensure_store(conn)
     conn.execute(LEDGER_DDL)
+    conn.execute(watermark.BUILD_STATE_DDL)
 
 
 @dataclass(frozen=True)
@@ -74,6 +85,8 @@ class LedgerReport:
     invoices: int
     rejected_events: int
     unposted_facts: int
+    mode: str = "full"  # full | incremental
+    reason: str = ""  # why a full rebuild
 
 
 def rate_book(conn: duckdb.DuckDBPyConnection) -> tuple[RateBook, list[str]]:
@@ -103,26 +116,36 @@ def rebuild_ledger(
     rule: RoundingRule,
     run_id: str,
     now: datetime,
+    full: bool = False,
 ) -> LedgerReport:
+    """Incremental when the stored ledger allows it (`ledger_watermark.plan_run`), else, or
+    with `full`, a rebuild of everything."""
     ensure_ledger(conn)
-    folded = fold_all(conn)
     book, _ = rate_book(conn)
+    plan = watermark.plan_run(conn, book, functional, rule, force_full=full)
+    stamp = (watermark.settings_fingerprint(functional, rule), watermark.rates_fingerprint(conn))
+    if plan.full:
+        report = _rebuild_all(conn, book, functional, rule, run_id, now, plan, stamp)
+        return LedgerReport(**{**report.__dict__, "reason": plan.reason})
+    scope_new_events(conn, plan.since_seq, plan.upto_seq)
+    delta = compute_delta(conn, book, functional, rule)
+    _in_transaction(conn, lambda: _write_delta(conn, delta, run_id, now, plan, stamp))
+    return _stored_report(conn)
+
+
+def _rebuild_all(conn, book, functional, rule, run_id, now, plan, stamp) -> LedgerReport:
+    folded = fold_all(conn)
     facts = build_facts(conn, folded)
     lines, problems = post_and_convert(conn, facts, book, functional, rule)
-    rejections = pl.DataFrame(
-        [(r.event_id, f"lifecycle: {r.aggregate}: {r.reason}") for r in folded.rejections],
-        schema={"event_id": pl.Utf8, "reason": pl.Utf8},
-        orient="row",
-    )
+    rejections = _rejections(folded)
     posting_problems = problems.select("event_id", reason=pl.lit("posting: ") + pl.col("reason"))
     quarantine = pl.concat([rejections, posting_problems])
-    conn.execute("begin transaction")
-    try:
+
+    def write():
         _write(conn, folded, lines, quarantine, run_id, now)
-        conn.execute("commit")
-    except BaseException:
-        conn.execute("rollback")
-        raise
+        watermark.write_state(conn, plan.upto_seq, *stamp, "full", now)
+
+    _in_transaction(conn, write)
     return LedgerReport(
         entries=lines["fact_id"].n_unique() if lines.height else 0,
         lines=lines.height,
@@ -131,6 +154,38 @@ def rebuild_ledger(
         rejected_events=rejections.height,
         unposted_facts=posting_problems.height,
     )
+
+
+def _in_transaction(conn: duckdb.DuckDBPyConnection, write) -> None:
+    conn.execute("begin transaction")
+    try:
+        write()
+        conn.execute("commit")
+    except BaseException:
+        conn.execute("rollback")
+        raise
+
+
+def _rejections(folded: Folded) -> pl.DataFrame:
+    return pl.DataFrame(
+        [(r.event_id, f"lifecycle: {r.aggregate}: {r.reason}") for r in folded.rejections],
+        schema={"event_id": pl.Utf8, "reason": pl.Utf8},
+        orient="row",
+    )
+
+
+def _stored_report(conn: duckdb.DuckDBPyConnection) -> LedgerReport:
+    entries, lines = conn.execute(
+        "select count(distinct fact_id), count(*) from ledger_store.journal_lines"
+    ).fetchall()[0]
+    rejected, unposted = conn.execute(
+        "select count(*) filter (where reason like 'lifecycle:%'), "
+        "count(*) filter (where reason like 'posting:%') "
+        "from ingest.quarantine where stage = 'ledger'"
+    ).fetchall()[0]
+    (payments,) = conn.execute("select count(*) from ledger_store.payment_states").fetchall()[0]
+    (invoices,) = conn.execute("select count(*) from ledger_store.invoice_states").fetchall()[0]
+    return LedgerReport(entries, lines, payments, invoices, rejected, unposted, "incremental")
 
 
 def _frame(rows: list, columns: list[str]) -> pl.DataFrame | None:
@@ -146,6 +201,95 @@ def _frame(rows: list, columns: list[str]) -> pl.DataFrame | None:
 
 def _replace(conn, table: str, frame: pl.DataFrame | None) -> None:
     conn.execute(f"delete from {table}")
+    _insert(conn, table, frame)
+
+
+_PAYMENT_COLUMNS = [
+    "payment_id", "state", "state_since", "currency", "amount_authorized_minor",
+    "amount_captured_minor", "amount_refunded_minor", "amount_disputed_minor",
+    "state_before_dispute", "processor", "processor_ref", "invoice_id", "customer_id",
+]  # fmt: skip
+_INVOICE_COLUMNS = [
+    "invoice_id", "customer_id", "currency", "amount_minor", "credited_minor", "paid_minor",
+    "written_off_minor", "amount_due_minor", "customer_credit_minor", "state", "due_date",
+    "sent_at", "state_since",
+]  # fmt: skip
+_PAYMENT_HISTORY = ["payment_id", "from_state", "to_state", "event_id", "occurred_at"]
+_INVOICE_HISTORY = list(InvoiceStep._fields)
+# (table, Folded attribute, columns, key column, scope table)
+_AGGREGATE_TABLES = (
+    ("payment_states", "payment_states", _PAYMENT_COLUMNS, "payment_id", "ledger_scope_payments"),
+    ("invoice_states", "invoice_states", _INVOICE_COLUMNS, "invoice_id", "ledger_scope_invoices"),
+    ("payment_history", "payment_history", _PAYMENT_HISTORY, "payment_id",
+     "ledger_scope_payments"),
+    ("invoice_history", "invoice_history", _INVOICE_HISTORY, "invoice_id",
+     "ledger_scope_invoices"),
+)  # fmt: skip
+
+
+def _write(conn, folded, lines: pl.DataFrame, quarantine: pl.DataFrame, run_id, now) -> None:
+    for table, attribute, columns, _, _ in _AGGREGATE_TABLES:
+        _replace(conn, f"ledger_store.{table}", _frame(getattr(folded, attribute), columns))
+    _replace(conn, "ledger_store.journal_lines", lines)
+    # The ledger's quarantine rows are a projection too: replace them whole.
+    conn.execute(
+        "delete from ingest.quarantine where stage = 'ledger' "
+        "and (reason like 'lifecycle:%' or reason like 'posting:%')"
+    )
+    _quarantine(conn, quarantine, run_id, now)
+
+
+def _write_delta(conn, delta: Delta, run_id, now, plan, stamp) -> None:
+    """Swap the scoped rows for the delta's: aggregates, entries, realized FX of the touched
+    items, every revaluation, and the quarantine rows those produced."""
+    for table, attribute, columns, key, scope in _AGGREGATE_TABLES:
+        conn.execute(
+            f"delete from ledger_store.{table} where {key} in (select key from {scope})"
+        )
+        _insert(conn, f"ledger_store.{table}", _frame(getattr(delta.folded, attribute), columns))
+    conn.register("ledger_delta_items", delta.items.to_arrow())
+    try:
+        conn.execute(
+            "delete from ledger_store.journal_lines where fact_id in ("
+            "select fact_id from ledger_store.journal_lines where fact_type = 'fx.realized' "
+            "and fx_item in (select fx_item from ledger_delta_items))"
+        )
+    finally:
+        conn.unregister("ledger_delta_items")
+    conn.execute(
+        "delete from ledger_store.journal_lines where fact_type not like 'fx.%' "
+        "and event_id in (select event_id from ledger_dirty_events)"
+    )
+    conn.execute(f"delete from ledger_store.journal_lines where fact_type in {REVALUATION_TYPES}")
+    for frame in (delta.entries, delta.realized, delta.revaluation):
+        _insert(conn, "ledger_store.journal_lines", frame)
+    conn.execute(
+        """
+        delete from ingest.quarantine q using store.events e
+        where q.stage = 'ledger' and q.file_id = e.file_id
+          and q.line_no is not distinct from e.source_line and q.raw_record = e.payload
+          and ((q.reason like 'lifecycle:%'
+                and e.idempotency_key in (select event_id from ledger_refold_events))
+            or (q.reason like 'posting:%'
+                and e.idempotency_key in (select event_id from ledger_dirty_events)))
+        """
+    )
+    conn.execute(
+        "delete from ingest.quarantine where stage = 'ledger' "
+        "and reason like 'posting: no functional amount: fx revaluation%'"
+    )
+    problems = pl.concat([delta.problems, delta.revaluation_problems])
+    quarantine = pl.concat(
+        [
+            _rejections(delta.folded),
+            problems.select("event_id", reason=pl.lit("posting: ") + pl.col("reason")),
+        ]
+    )
+    _quarantine(conn, quarantine, run_id, now)
+    watermark.write_state(conn, plan.upto_seq, *stamp, "incremental", now)
+
+
+def _insert(conn, table: str, frame: pl.DataFrame | None) -> None:
     if frame is None or frame.height == 0:
         return
     conn.register("ledger_frame", frame.to_arrow())
@@ -155,29 +299,7 @@ def _replace(conn, table: str, frame: pl.DataFrame | None) -> None:
         conn.unregister("ledger_frame")
 
 
-def _write(conn, folded, lines: pl.DataFrame, quarantine: pl.DataFrame, run_id, now) -> None:
-    payment_columns = [
-        "payment_id", "state", "state_since", "currency", "amount_authorized_minor",
-        "amount_captured_minor", "amount_refunded_minor", "amount_disputed_minor",
-        "state_before_dispute", "processor", "processor_ref", "invoice_id", "customer_id",
-    ]  # fmt: skip
-    invoice_columns = [
-        "invoice_id", "customer_id", "currency", "amount_minor", "credited_minor", "paid_minor",
-        "written_off_minor", "amount_due_minor", "customer_credit_minor", "state", "due_date",
-        "sent_at", "state_since",
-    ]  # fmt: skip
-    payment_history = ["payment_id", "from_state", "to_state", "event_id", "occurred_at"]
-    invoice_history = list(InvoiceStep._fields)
-    _replace(conn, "ledger_store.payment_states", _frame(folded.payment_states, payment_columns))
-    _replace(conn, "ledger_store.invoice_states", _frame(folded.invoice_states, invoice_columns))
-    _replace(conn, "ledger_store.payment_history", _frame(folded.payment_history, payment_history))
-    _replace(conn, "ledger_store.invoice_history", _frame(folded.invoice_history, invoice_history))
-    _replace(conn, "ledger_store.journal_lines", lines)
-    # The ledger's quarantine rows are a projection too: replace them whole.
-    conn.execute(
-        "delete from ingest.quarantine where stage = 'ledger' "
-        "and (reason like 'lifecycle:%' or reason like 'posting:%')"
-    )
+def _quarantine(conn, quarantine: pl.DataFrame, run_id, now) -> None:
     conn.register("ledger_quarantine", quarantine.to_arrow())
     try:
         conn.execute(

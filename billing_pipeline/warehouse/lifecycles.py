@@ -15,6 +15,11 @@ import duckdb
 
 from billing_pipeline.domain import invoices, payments
 
+# An incremental run folds only some aggregates: their keys (null ids as NULL_KEY) are in
+# these temp tables, each with one varchar column `key` (see `ledger_scope`).
+PAYMENT_SCOPE, INVOICE_SCOPE = "ledger_scope_payments", "ledger_scope_invoices"
+NULL_KEY = chr(0)
+
 _PAYMENT_EVENTS = """
 select idempotency_key as event_id, event_type as type, occurred_at,
        payload->>'payment_id' as payment_id,
@@ -25,9 +30,12 @@ select idempotency_key as event_id, event_type as type, occurred_at,
        payload->>'invoice_id' as invoice_id,
        payload->>'customer_id' as customer_id
 from store.events
-where event_type like 'payment.%'
+where event_type like 'payment.%' {scope}
 order by payment_id nulls first, occurred_at, event_id
 """
+_PAYMENT_SCOPE = (
+    f"and coalesce(payload->>'payment_id', chr(0)) in (select key from {PAYMENT_SCOPE})"
+)
 
 _INVOICE_EVENTS = """
 select idempotency_key as event_id, event_type as type, occurred_at,
@@ -48,6 +56,10 @@ select idempotency_key, 'invoice.payment_applied', occurred_at,
        payload->>'currency', null, 'bank_credit', payload->>'bank_line_key'
 from store.events
 where event_type = 'recon.cash_applied'
+"""
+_INVOICE_SCOPE = f"""
+select * from ({_INVOICE_EVENTS})
+where coalesce(invoice_id, chr(0)) in (select key from {INVOICE_SCOPE})
 """
 
 
@@ -94,11 +106,13 @@ class Folded:
     accepted_payment_events: set[str] = field(default_factory=set)
 
 
-def fold_all(conn: duckdb.DuckDBPyConnection) -> Folded:
+def fold_all(conn: duckdb.DuckDBPyConnection, scoped: bool = False) -> Folded:
+    """Fold every aggregate, or with `scoped` only those whose keys are in the scope tables
+    (each from its full history). A scoped invoice's card payments must be in scope too."""
     folded = Folded()
     card_applications: list[invoices.InvoiceEvent] = []
     captures: dict[str, tuple[int, object]] = {}  # capture event_id -> (amount, occurred_at)
-    cursor = conn.execute(_PAYMENT_EVENTS)
+    cursor = conn.execute(_PAYMENT_EVENTS.format(scope=_PAYMENT_SCOPE if scoped else ""))
     columns = [d[0] for d in cursor.description]
 
     def rows():
@@ -118,7 +132,7 @@ def fold_all(conn: duckdb.DuckDBPyConnection) -> Folded:
         )
         folded.accepted_payment_events.update(row.event_id for row in result.history)
         card_applications.extend(_card_applications(result, captures))
-    _fold_invoices(conn, card_applications, folded)
+    _fold_invoices(conn, card_applications, folded, scoped)
     return folded
 
 
@@ -146,8 +160,8 @@ def _card_applications(
     ]
 
 
-def _fold_invoices(conn, card_applications, folded: Folded) -> None:
-    cursor = conn.execute(_INVOICE_EVENTS)
+def _fold_invoices(conn, card_applications, folded: Folded, scoped: bool) -> None:
+    cursor = conn.execute(_INVOICE_SCOPE if scoped else _INVOICE_EVENTS)
     columns = [d[0] for d in cursor.description]
     by_invoice: dict[str | None, list[invoices.InvoiceEvent]] = {}
     for row in cursor.fetchall():
