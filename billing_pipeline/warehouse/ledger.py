@@ -243,9 +243,7 @@ def _write_delta(conn, delta: Delta, run_id, now, plan, stamp) -> None:
     """Swap the scoped rows for the delta's: aggregates, entries, realized FX of the touched
     items, every revaluation, and the quarantine rows those produced."""
     for table, attribute, columns, key, scope in _AGGREGATE_TABLES:
-        conn.execute(
-            f"delete from ledger_store.{table} where {key} in (select key from {scope})"
-        )
+        conn.execute(f"delete from ledger_store.{table} where {key} in (select key from {scope})")
         _insert(conn, f"ledger_store.{table}", _frame(getattr(delta.folded, attribute), columns))
     conn.register("ledger_delta_items", delta.items.to_arrow())
     try:

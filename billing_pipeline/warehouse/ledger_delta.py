@@ -121,9 +121,13 @@ def _journal_columns(conn: duckdb.DuckDBPyConnection) -> list[str]:
 
 def monetary_sql(column: str) -> str:
     """SQL twin of `fx_postings.is_monetary`."""
-    return "(" + " or ".join(
-        f"{column} = '{root}' or starts_with({column}, '{root}:')" for root in MONETARY_ACCOUNTS
-    ) + ")"
+    return (
+        "("
+        + " or ".join(
+            f"{column} = '{root}' or starts_with({column}, '{root}:')" for root in MONETARY_ACCOUNTS
+        )
+        + ")"
+    )
 
 
 def _revaluation(conn, entries, realized, items, book, functional, rule, posted):

@@ -20,7 +20,9 @@ import duckdb
 
 from billing_pipeline.warehouse.lifecycles import INVOICE_SCOPE, PAYMENT_SCOPE
 
-PAYMENT_MOVES = "('payment.captured', 'payment.refunded', 'payment.dispute_opened', 'payment.dispute_won')"  # noqa: E501
+PAYMENT_MOVES = (
+    "('payment.captured', 'payment.refunded', 'payment.dispute_opened', 'payment.dispute_won')"
+)
 _PAYMENT_KEY = "coalesce(payload->>'payment_id', chr(0))"
 _INVOICE_KEY = "coalesce(payload->>'invoice_id', chr(0))"
 _INVOICE_EVENT = "(event_type like 'invoice.%' or event_type = 'recon.cash_applied')"

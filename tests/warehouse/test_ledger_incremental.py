@@ -89,7 +89,7 @@ def test_day_by_day_with_late_events_and_rates_equals_full_rebuild(world):
 
 def test_a_corrected_rate_in_use_forces_a_full_rebuild(fx_world_copy):
     conn = fx_world_copy
-    day, currency = conn.execute(
+    day, _ = conn.execute(
         "select effective_date, currency from ledger_store.journal_lines "
         "where currency = 'EUR' and fact_type not like 'fx.%' limit 1"
     ).fetchone()
@@ -151,7 +151,9 @@ def fx_world_module(tmp_path_factory, world):
     return path
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     events=st.lists(event, min_size=1, max_size=25),
     day_order=st.permutations([0, 1, 2]),
