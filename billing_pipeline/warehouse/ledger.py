@@ -25,8 +25,9 @@ from billing_pipeline.domain.rounding import RoundingRule
 from billing_pipeline.warehouse import ledger_watermark as watermark
 from billing_pipeline.warehouse.event_store import ensure_store
 from billing_pipeline.warehouse.journal import build_facts, post_and_convert
+from billing_pipeline.warehouse.ledger_check import delta_matches_stored, sample_buckets
 from billing_pipeline.warehouse.ledger_delta import REVALUATION_TYPES, Delta, compute_delta
-from billing_pipeline.warehouse.ledger_scope import scope_new_events
+from billing_pipeline.warehouse.ledger_scope import scope_new_events, scope_sample
 from billing_pipeline.warehouse.lifecycles import Folded, InvoiceStep, fold_all
 
 LEDGER_DDL = """
@@ -321,7 +322,26 @@ def _quarantine(conn, quarantine: pl.DataFrame, run_id, now) -> None:
 def journal_rebuilds_identically(
     conn: duckdb.DuckDBPyConnection, functional: str, rule: RoundingRule
 ) -> bool:
-    """Rebuild the journal from the store in memory and compare it with the stored one."""
+    """After a full rebuild: rebuild the journal in memory and compare it with the stored one.
+    After an incremental run: rebuild a rotating sample of aggregates, with the entries and FX
+    that depend on them, from their whole history (`ledger_check`)."""
+    state = watermark.read_state(conn)
+    if state is None or state.mode == "full":
+        return _full_rebuild_matches(conn, functional, rule)
+    book, _ = rate_book(conn)
+    buckets = sample_buckets(conn)
+    scope_sample(conn, state.folded_seq % buckets, buckets)
+    delta = compute_delta(conn, book, functional, rule)
+    aggregates = [
+        (table, _frame(getattr(delta.folded, attribute), columns), key, scope)
+        for table, attribute, columns, key, scope in _AGGREGATE_TABLES
+    ]
+    return delta_matches_stored(conn, delta, aggregates)
+
+
+def _full_rebuild_matches(
+    conn: duckdb.DuckDBPyConnection, functional: str, rule: RoundingRule
+) -> bool:
     folded = fold_all(conn)
     book, _ = rate_book(conn)
     rebuilt, _ = post_and_convert(conn, build_facts(conn, folded), book, functional, rule)

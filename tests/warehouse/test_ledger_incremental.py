@@ -128,6 +128,33 @@ def test_a_crash_mid_write_leaves_the_previous_ledger(fx_world_copy, monkeypatch
     assert conn.execute("select * from ledger_store.build_state").fetchall() == state
 
 
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        "update ledger_store.journal_lines set debit_minor = debit_minor + 1 "
+        "where rowid = (select min(rowid) from ledger_store.journal_lines where debit_minor > 0 "
+        "and fact_type like 'payment.%')",
+        "delete from ledger_store.journal_lines where rowid = (select max(rowid) "
+        "from ledger_store.journal_lines where fact_type = 'fx.revaluation')",
+        "update ledger_store.payment_states set state = 'voided' "
+        "where payment_id = (select min(payment_id) from ledger_store.payment_states)",
+        "delete from ledger_store.invoice_history where rowid = "
+        "(select min(rowid) from ledger_store.invoice_history)",
+    ],
+)
+def test_the_rebuild_check_fails_on_a_wrong_row_after_an_incremental_run(fx_world_copy, tamper):
+    conn = fx_world_copy
+    conn.execute(
+        "insert into store.events by name select * replace (seq + 1000000 as seq, "
+        "idempotency_key || '-late' as idempotency_key) from store.events "
+        "where event_type = 'payment.refunded' limit 1"
+    )
+    assert rebuild_ledger(conn, "USD", "half_even", "late", NOW).mode == "incremental"
+    assert journal_rebuilds_identically(conn, "USD", "half_even")
+    conn.execute(tamper)
+    assert not journal_rebuilds_identically(conn, "USD", "half_even")
+
+
 @pytest.fixture
 def fx_world_copy(fx_world_module):
     conn = duckdb.connect()
