@@ -129,7 +129,7 @@ def rebuild_ledger(
         report = _rebuild_all(conn, book, functional, rule, run_id, now, plan, stamp)
         return LedgerReport(**{**report.__dict__, "reason": plan.reason})
     scope_new_events(conn, plan.since_seq, plan.upto_seq)
-    delta = compute_delta(conn, book, functional, rule)
+    delta = compute_delta(conn, book, functional, rule, plan.since_seq, plan.upto_seq)
     _in_transaction(conn, lambda: _write_delta(conn, delta, run_id, now, plan, stamp))
     return _stored_report(conn)
 
@@ -243,8 +243,25 @@ def _write(conn, folded, lines: pl.DataFrame, quarantine: pl.DataFrame, run_id, 
 def _write_delta(conn, delta: Delta, run_id, now, plan, stamp) -> None:
     """Swap the scoped rows for the delta's: aggregates, entries, realized FX of the touched
     items, every revaluation, and the quarantine rows those produced."""
+    resumed = {
+        "payment_id": pl.DataFrame(
+            {"key": sorted(delta.folded.resumed_payments)}, {"key": pl.Utf8}
+        ),
+        "invoice_id": pl.DataFrame(
+            {"key": sorted(delta.folded.resumed_invoices)}, {"key": pl.Utf8}
+        ),
+    }
     for table, attribute, columns, key, scope in _AGGREGATE_TABLES:
         conn.execute(f"delete from ledger_store.{table} where {key} in (select key from {scope})")
+        if table.endswith("_states"):  # a resumed aggregate's history only grows
+            conn.register("ledger_resumed", resumed[key].to_arrow())
+            try:
+                conn.execute(
+                    f"delete from ledger_store.{table} "
+                    f"where {key} in (select key from ledger_resumed)"
+                )
+            finally:
+                conn.unregister("ledger_resumed")
         _insert(conn, f"ledger_store.{table}", _frame(getattr(delta.folded, attribute), columns))
     conn.register("ledger_delta_items", delta.items.to_arrow())
     try:
@@ -331,7 +348,7 @@ def journal_rebuilds_identically(
     book, _ = rate_book(conn)
     buckets = sample_buckets(conn)
     scope_sample(conn, state.folded_seq % buckets, buckets)
-    delta = compute_delta(conn, book, functional, rule)
+    delta = compute_delta(conn, book, functional, rule, state.folded_seq, state.folded_seq)
     aggregates = [
         (table, _frame(getattr(delta.folded, attribute), columns), key, scope)
         for table, attribute, columns, key, scope in _AGGREGATE_TABLES

@@ -23,7 +23,7 @@ from billing_pipeline.domain.fx import MONETARY_ACCOUNTS, RateBook
 from billing_pipeline.domain.rounding import RoundingRule
 from billing_pipeline.warehouse import fx_postings
 from billing_pipeline.warehouse.journal import build_facts, post_entries, with_sources
-from billing_pipeline.warehouse.lifecycles import Folded, fold_all
+from billing_pipeline.warehouse.lifecycles import Folded, fold_all, resume
 
 DERIVED = "fact_type like 'fx.%'"  # realized and revaluation entries: not a fact's own
 REVALUATION_TYPES = "('fx.revaluation', 'fx.revaluation_reversal')"
@@ -41,9 +41,17 @@ class Delta:
 
 
 def compute_delta(
-    conn: duckdb.DuckDBPyConnection, book: RateBook, functional: str, rule: RoundingRule
+    conn: duckdb.DuckDBPyConnection,
+    book: RateBook,
+    functional: str,
+    rule: RoundingRule,
+    since_seq: int,
+    upto_seq: int,
 ) -> Delta:
+    """The delta of the scope `ledger_scope` left in its temp tables; new events are those
+    with seq in (since_seq, upto_seq]."""
     folded = fold_all(conn, scoped=True)
+    resume(conn, folded, since_seq, upto_seq)
     facts = build_facts(conn, _with_stored_outcomes(conn, folded), events="ledger_fact_scope")
     dirty = conn.sql("select event_id from ledger_dirty_events").pl()
     facts = facts.join(dirty, on="event_id", how="semi")

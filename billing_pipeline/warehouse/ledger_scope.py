@@ -18,7 +18,12 @@ from __future__ import annotations
 
 import duckdb
 
-from billing_pipeline.warehouse.lifecycles import INVOICE_SCOPE, PAYMENT_SCOPE
+from billing_pipeline.warehouse.lifecycles import (
+    INVOICE_RESUME,
+    INVOICE_SCOPE,
+    PAYMENT_RESUME,
+    PAYMENT_SCOPE,
+)
 
 PAYMENT_MOVES = (
     "('payment.captured', 'payment.refunded', 'payment.dispute_opened', 'payment.dispute_won')"
@@ -53,7 +58,10 @@ def scope_new_events(conn: duckdb.DuckDBPyConnection, since_seq: int, upto_seq: 
         f"create or replace temp table {INVOICE_SCOPE} as select distinct {_INVOICE_KEY} as key "
         f"from ledger_new_events where {_INVOICE_EVENT}"
     )
-    _close(conn)
+    _link(conn)
+    _close(conn, PAYMENT_SCOPE, INVOICE_SCOPE)
+    _split_resumable(conn, since_seq, upto_seq)
+    _dirty(conn)
 
 
 def scope_sample(conn: duckdb.DuckDBPyConnection, bucket: int, buckets: int) -> None:
@@ -71,28 +79,106 @@ def scope_sample(conn: duckdb.DuckDBPyConnection, bucket: int, buckets: int) -> 
             f"from store.events where {where} and hash({key}) % $n = $bucket",
             {"n": buckets, "bucket": bucket},
         )
-    _close(conn)
+    _link(conn)
+    _close(conn, PAYMENT_SCOPE, INVOICE_SCOPE)
+    for table in (PAYMENT_RESUME, INVOICE_RESUME):  # a sample is always refolded whole
+        conn.execute(f"create or replace temp table {table} (key varchar)")
+    _dirty(conn)
 
 
-def _close(conn: duckdb.DuckDBPyConnection) -> None:
+def _link(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(
         "create or replace temp table ledger_links as "
         f"select distinct {_PAYMENT_KEY} as payment_key, payload->>'invoice_id' as invoice_id "
         "from store.events where event_type like 'payment.%' and payload->>'invoice_id' is not null"
     )
+
+
+def _close(conn: duckdb.DuckDBPyConnection, payment_table: str, invoice_table: str) -> None:
+    """Add to each table the keys linked to the other's until nothing changes."""
     while True:
         (invoices,) = conn.execute(
-            f"insert into {INVOICE_SCOPE} select distinct invoice_id from ledger_links "
-            f"where payment_key in (select key from {PAYMENT_SCOPE}) "
-            f"and invoice_id not in (select key from {INVOICE_SCOPE})"
+            f"insert into {invoice_table} select distinct invoice_id from ledger_links "
+            f"where payment_key in (select key from {payment_table}) "
+            f"and invoice_id not in (select key from {invoice_table})"
         ).fetchall()[0]
         (payments,) = conn.execute(
-            f"insert into {PAYMENT_SCOPE} select distinct payment_key from ledger_links "
-            f"where invoice_id in (select key from {INVOICE_SCOPE}) "
-            f"and payment_key not in (select key from {PAYMENT_SCOPE})"
+            f"insert into {payment_table} select distinct payment_key from ledger_links "
+            f"where invoice_id in (select key from {invoice_table}) "
+            f"and payment_key not in (select key from {payment_table})"
         ).fetchall()[0]
         if not invoices and not payments:
             break
+
+
+def _split_resumable(conn: duckdb.DuckDBPyConnection, since: int, upto: int) -> None:
+    """Of the scoped aggregates, keep in the scope tables (refold whole) those whose new events
+    do not all sort after their old ones, or whose new events name an invoice or customer the
+    stored payment lacked, with everything linked to them; the rest resume (`lifecycles`)."""
+    window = {"since": since, "upto": upto}
+    order = "struct_pack(a := occurred_at, b := idempotency_key)"
+    per_key = """
+        select key, max(o) filter (where not new) as old_last,
+               min(o) filter (where new) as new_first{extra}
+        from ev group by key
+    """
+    out_of_order = "(new_first is not null and old_last is not null and new_first <= old_last)"
+    conn.execute(f"create or replace temp table ledger_touched_payments as from {PAYMENT_SCOPE}")
+    conn.execute(f"create or replace temp table ledger_touched_invoices as from {INVOICE_SCOPE}")
+    conn.execute(
+        f"""
+        create or replace temp table {PAYMENT_SCOPE} as
+        with ev as (
+            select {_PAYMENT_KEY} as key, {order} as o, seq > $since as new,
+                   payload->>'invoice_id' as invoice_id, payload->>'customer_id' as customer_id
+            from store.events
+            where event_type like 'payment.%' and seq <= $upto
+              and {_PAYMENT_KEY} in (select key from ledger_touched_payments)
+        ),
+        per as ({
+            per_key.format(
+                extra=", bool_or(new and invoice_id is not null) as new_invoice, "
+                "bool_or(new and customer_id is not null) as new_customer"
+            )
+        })
+        select per.key from per left join ledger_store.payment_states s on s.payment_id = per.key
+        where per.key = chr(0) or {out_of_order}
+           or (old_last is not null and new_invoice and s.invoice_id is null)
+           or (old_last is not null and new_customer and s.customer_id is null)
+        """,
+        window,
+    )
+    conn.execute(
+        f"""
+        create or replace temp table {INVOICE_SCOPE} as
+        with ev as (
+            select {_INVOICE_KEY} as key, {order} as o, seq > $since as new
+            from store.events
+            where {_INVOICE_EVENT} and seq <= $upto
+              and {_INVOICE_KEY} in (select key from ledger_touched_invoices)
+            union all
+            select l.invoice_id, {order}, seq > $since
+            from store.events join ledger_links l on l.payment_key = {_PAYMENT_KEY}
+            where event_type = 'payment.captured' and seq <= $upto
+              and l.invoice_id in (select key from ledger_touched_invoices)
+        ),
+        per as ({per_key.format(extra="")})
+        select key from per where key = chr(0) or {out_of_order}
+        """,
+        window,
+    )
+    _close(conn, PAYMENT_SCOPE, INVOICE_SCOPE)
+    for resume, touched, scope in (
+        (PAYMENT_RESUME, "ledger_touched_payments", PAYMENT_SCOPE),
+        (INVOICE_RESUME, "ledger_touched_invoices", INVOICE_SCOPE),
+    ):
+        conn.execute(
+            f"create or replace temp table {resume} as select key from {touched} "
+            f"where key not in (select key from {scope})"
+        )
+
+
+def _dirty(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(
         f"""
         create or replace temp table ledger_refold_events as
