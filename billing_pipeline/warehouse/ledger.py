@@ -14,6 +14,7 @@ test_ledger_incremental.py); `journal_rebuilds_identically` checks it on every r
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -192,11 +193,14 @@ def _stored_report(conn: duckdb.DuckDBPyConnection) -> LedgerReport:
 def _frame(rows: list, columns: list[str]) -> pl.DataFrame | None:
     if not rows:
         return None
+    # Column by column: several times faster than row tuples for 100k+ rows.
+    get = operator.attrgetter(*columns)
+    values = zip(*map(get, rows), strict=True)
     return pl.DataFrame(
-        [tuple(getattr(r, c) for c in columns) for r in rows],
-        schema=columns,
-        orient="row",
-        infer_schema_length=None,
+        [
+            pl.Series(name, list(column), strict=False)
+            for name, column in zip(columns, values, strict=True)
+        ]
     )
 
 

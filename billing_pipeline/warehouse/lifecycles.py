@@ -129,13 +129,15 @@ def fold_all(conn: duckdb.DuckDBPyConnection, scoped: bool = False) -> Folded:
     cursor = conn.execute(_PAYMENT_EVENTS.format(scope=_PAYMENT_SCOPE if scoped else ""))
     columns = [d[0] for d in cursor.description]
 
+    assert tuple(columns) == payments.EVENT_COLUMNS, columns  # rows are built positionally
+
     def rows():
         while batch := cursor.fetchmany(50_000):
             for values in batch:
-                row = dict(zip(columns, values, strict=True))
-                if row["type"] == "payment.captured":
-                    captures[row["event_id"]] = (row["amount_minor"], row["occurred_at"])
-                yield row
+                event = payments.PaymentEvent(*values)
+                if event.type == "payment.captured":
+                    captures[event.event_id] = (event.amount_minor, event.occurred_at)
+                yield event
 
     for result in payments.fold_many(rows()):
         _collect_payment(result, captures, folded, card_applications)
@@ -172,11 +174,12 @@ def resume(conn: duckdb.DuckDBPyConnection, folded: Folded, since: int, upto: in
     columns = [d[0] for d in cursor.description]
     by_payment: dict[str, list[payments.PaymentEvent]] = {}
     captures: dict[str, tuple[int, object]] = {}
+    assert tuple(columns) == payments.EVENT_COLUMNS, columns
     for values in cursor.fetchall():
-        row = dict(zip(columns, values, strict=True))
-        if row["type"] == "payment.captured":
-            captures[row["event_id"]] = (row["amount_minor"], row["occurred_at"])
-        by_payment.setdefault(row["payment_id"], []).append(payments.PaymentEvent.from_row(row))
+        event = payments.PaymentEvent(*values)
+        if event.type == "payment.captured":
+            captures[event.event_id] = (event.amount_minor, event.occurred_at)
+        by_payment.setdefault(event.payment_id, []).append(event)
     card_applications: list[invoices.InvoiceEvent] = []
     for payment_id, events in by_payment.items():
         folded.resumed_payments.add(payment_id)
