@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from billing_pipeline.recon import load_rules, reconcile
 from billing_pipeline.sample import generate_world
-from billing_pipeline.warehouse import ledger as ledger_module
+from billing_pipeline.warehouse import ledger_writes
 from billing_pipeline.warehouse.event_store import append_decisions, append_partition
 from billing_pipeline.warehouse.landing import SOURCES, land_partition
 from billing_pipeline.warehouse.ledger import journal_rebuilds_identically, rebuild_ledger
@@ -121,7 +121,7 @@ def test_a_crash_mid_write_leaves_the_previous_ledger(fx_world_copy, monkeypatch
     def boom(*_):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(ledger_module, "_quarantine", boom)
+    monkeypatch.setattr(ledger_writes, "_quarantine", boom)
     with pytest.raises(RuntimeError):
         rebuild_ledger(conn, "USD", "half_even", "crash", NOW)
     assert_same(snapshot(conn), before)
