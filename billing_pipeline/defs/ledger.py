@@ -74,7 +74,8 @@ _LEDGER_CHECKS = {
     "no_orphan_lines": "Every journal line traces to an event in the store.",
     "payouts_net_to_zero": "Processor clearing of every booked payout nets to zero per "
     "currency, unless reconciliation reports a discrepancy on it.",
-    "journal_rebuilds_identically": "Rebuilding from the event store gives the same journal.",
+    "journal_rebuilds_identically": "Rebuilding from the event store gives the same journal "
+    "(whole after a full rebuild, a rotating sample of aggregates after an incremental run).",
 }
 
 
@@ -119,6 +120,8 @@ def ledger(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
         metadata = {
             "rejected_events": report.rejected_events,
             "unposted_facts": report.unposted_facts,
+            # incremental, or full with the reason (no build state, rules or used rates changed)
+            "build": report.mode if report.mode == "incremental" else f"full: {report.reason}",
         }
         if table in counts:
             metadata["dagster/row_count"] = counts[table]

@@ -174,15 +174,31 @@ def revaluation_lines(
     lines: pl.DataFrame, book: RateBook, functional: str, rule: RoundingRule
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(month-end revaluations and their next-day reversals, problems: event_id, reason)."""
-    problems: list[tuple[str, str]] = []
-    rows: list[dict] = []
+    balances: list[tuple[date, list[tuple]]] = []
     if lines.height:
         first, last = lines["effective_date"].min(), lines["effective_date"].max()
         candidates = lines.filter(
             (pl.col("currency") != functional) & is_monetary(pl.col("account"))
         ).sort("effective_date", "fact_id", "line_no")
         for month_end in month_ends(first, last):
-            rows.extend(_revalue(candidates, month_end, book, functional, rule, problems))
+            balances.append((month_end, _balances(candidates, month_end)))
+    return revaluation_entries(balances, book, functional, rule, lines.columns)
+
+
+def revaluation_entries(
+    balances: list[tuple[date, list[tuple]]],
+    book: RateBook,
+    functional: str,
+    rule: RoundingRule,
+    columns: list[str],
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The revaluation lines and problems from each month end's balances: rows of (account,
+    currency, net, functional net, event_id of the last line) sorted by account, currency.
+    Split from `revaluation_lines` so an incremental run can sum the balances in SQL."""
+    problems: list[tuple[str, str]] = []
+    rows: list[dict] = []
+    for month_end, month_balances in balances:
+        rows.extend(_revalue(month_balances, month_end, book, functional, rule, problems))
     deltas = pl.DataFrame(
         rows,
         schema={
@@ -204,11 +220,11 @@ def revaluation_lines(
     problem_frame = pl.DataFrame(
         problems, schema={"event_id": pl.Utf8, "reason": pl.Utf8}, orient="row"
     )
-    return adjustment_lines(deltas, functional, lines.columns), problem_frame
+    return adjustment_lines(deltas, functional, columns), problem_frame
 
 
-def _revalue(candidates, month_end, book, functional, rule, problems):
-    balances = (
+def _balances(candidates: pl.DataFrame, month_end: date) -> list[tuple]:
+    return (
         candidates.filter(pl.col("effective_date") <= month_end)
         .group_by("account", "currency", maintain_order=True)
         .agg(
@@ -219,8 +235,12 @@ def _revalue(candidates, month_end, book, functional, rule, problems):
             event_id=pl.col("event_id").last(),
         )
         .sort("account", "currency")
+        .rows()
     )
-    for account, currency, net, functional_net, event_id in balances.iter_rows():
+
+
+def _revalue(balances, month_end, book, functional, rule, problems):
+    for account, currency, net, functional_net, event_id in balances:
         try:
             quote = book.rate(month_end, currency, functional)
         except RateError as error:

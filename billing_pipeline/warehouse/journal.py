@@ -31,7 +31,7 @@ from billing_pipeline.warehouse.tables import query_frame
 BANK_FEE_CODES = ("CHG", "NCHG", "FCHG", "NCOM", "FCOM", "698", "699", "CHRG")
 
 _FACT_SQL = f"""
-with events as (select * from store.events),
+with events as (select * from __EVENTS__),
 settlement as (
     select idempotency_key, business_date, payload->>'processor' as processor,
            payload->>'processor_ref' as processor_ref, payload->>'line_type' as line_type,
@@ -114,19 +114,23 @@ _SOURCES = """
 select e.idempotency_key as event_id, e.partition_date, e.source_line,
        coalesce(r.path, e.file_id) as source_file
 from store.events e
+semi join journal_source_ids i on i.event_id = e.idempotency_key
 left join (select file_id, min(path) as path from ingest.file_registry
            where status = 'landed' group by file_id) r using (file_id)
 """
 
 
-def build_facts(conn: duckdb.DuckDBPyConnection, folded: Folded) -> pl.DataFrame:
+def build_facts(
+    conn: duckdb.DuckDBPyConnection, folded: Folded, events: str = "store.events"
+) -> pl.DataFrame:
     """One row per fact to post: accepted lifecycle events and every other source fact.
 
     Settlement conversions are facts here; FX gain/loss entries need the converted lines,
     so `post_and_convert` derives them (`fx_postings`). Each fact carries the keys of the
-    open items its lines touch (`fx_items`).
+    open items its lines touch (`fx_items`). `events` is the relation facts are read from
+    (an incremental run passes the events it re-posts plus those their items depend on).
     """
-    facts = query_frame(conn, _FACT_SQL)
+    facts = query_frame(conn, _FACT_SQL.replace("__EVENTS__", events))
     effects = pl.DataFrame(
         [(k, -r, c) for k, (r, c) in folded.invoice_effects.items()],
         schema={"event_id": pl.Utf8, "receivable_down": pl.Int64, "credit_up": pl.Int64},
@@ -181,6 +185,32 @@ def post_and_convert(
     After posting and conversion come the FX entries (`fx_postings`): each conversion's
     spread, realized results of closed items, month-end revaluations and their reversals.
     """
+    lines, problems = post_entries(facts, book, functional, rule)
+    realized = fx_postings.realized_lines(lines, functional, lines.columns)
+    lines = pl.concat([lines, realized], how="vertical_relaxed")
+    revalued, revaluation_problems = fx_postings.revaluation_lines(lines, book, functional, rule)
+    lines = pl.concat([lines, revalued], how="vertical_relaxed")
+    lines = with_sources(conn, lines).sort("effective_date", "fact_id", "line_no")
+    problems = pl.concat([problems, revaluation_problems])
+    return lines, with_sources(conn, problems)
+
+
+def with_sources(conn: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` plus the lineage of its `event_id`: partition date, source line and file."""
+    ids = frame.select("event_id").unique()
+    conn.register("journal_source_ids", ids.to_arrow())
+    try:
+        sources = query_frame(conn, _SOURCES)
+    finally:
+        conn.unregister("journal_source_ids")
+    return frame.join(sources, on="event_id", how="left")
+
+
+def post_entries(
+    facts: pl.DataFrame, book: RateBook, functional: str, rule: RoundingRule
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(each fact's own entry, converted, with its rounding and spread lines and `fx_item`;
+    problems: event_id, reason). Per fact: an entry depends on its fact and the rates only."""
     lines, problems = post_frame(facts)
     meta = facts.select("fact_id", "event_id", "effective_date")
     lines = lines.join(meta, on="fact_id", how="left")
@@ -191,22 +221,13 @@ def post_and_convert(
     lines = _with_rounding_lines(lines, functional)
     lines = pl.concat([lines, fx_postings.spread_lines(lines, functional)], how="vertical_relaxed")
     lines = with_items(lines, facts)
-    realized = fx_postings.realized_lines(lines, functional, lines.columns)
-    lines = pl.concat([lines, realized], how="vertical_relaxed")
-    revalued, revaluation_problems = fx_postings.revaluation_lines(lines, book, functional, rule)
-    lines = pl.concat([lines, revalued], how="vertical_relaxed")
-    sources = query_frame(conn, _SOURCES)
-    lines = lines.join(sources, on="event_id", how="left").sort(
-        "effective_date", "fact_id", "line_no"
-    )
     problems = pl.concat(
         [
             problems.join(meta, on="fact_id", how="left").select("event_id", "reason"),
             rate_problems.select("event_id", "reason"),
-            revaluation_problems,
         ]
     )
-    return lines, problems.join(sources, on="event_id", how="left")
+    return lines, problems
 
 
 def _quotes(lines: pl.DataFrame, book: RateBook, functional: str):

@@ -1,8 +1,15 @@
-"""Rebuild the ledger projection from the event store, in one transaction.
+"""Bring the ledger projection up to date with the event store, in one transaction.
 
 Writes `ledger_store.*`: payment and invoice states and histories, and the journal. Events
 the lifecycles refuse and facts that cannot be posted or converted are quarantined (stage
 `ledger`) with the event's file and line; they never move a state or a balance.
+
+A run is incremental when it can be (`ledger_watermark`): only the aggregates named by events
+appended since the last run are refolded, from their whole history, and only their rows, the
+entries of the facts that depend on them, the realized FX of the open items those touch and
+the month-end revaluations are replaced (`ledger_scope`, `ledger_delta`). Otherwise, and on
+request, everything is rebuilt. Both give the same tables (tests/warehouse/
+test_ledger_incremental.py); `journal_rebuilds_identically` checks it on every run.
 """
 
 from __future__ import annotations
@@ -15,9 +22,20 @@ import polars as pl
 
 from billing_pipeline.domain.fx import RateBook, RateError, parse_override
 from billing_pipeline.domain.rounding import RoundingRule
+from billing_pipeline.warehouse import ledger_watermark as watermark
 from billing_pipeline.warehouse.event_store import ensure_store
 from billing_pipeline.warehouse.journal import build_facts, post_and_convert
-from billing_pipeline.warehouse.lifecycles import InvoiceStep, fold_all
+from billing_pipeline.warehouse.ledger_check import delta_matches_stored, sample_buckets
+from billing_pipeline.warehouse.ledger_delta import compute_delta
+from billing_pipeline.warehouse.ledger_scope import scope_new_events, scope_sample
+from billing_pipeline.warehouse.ledger_writes import (
+    AGGREGATE_TABLES,
+    rejections_frame,
+    rows_frame,
+    write_all,
+    write_delta,
+)
+from billing_pipeline.warehouse.lifecycles import fold_all
 
 LEDGER_DDL = """
 create schema if not exists ledger_store;
@@ -64,6 +82,7 @@ create table if not exists ledger_store.invoice_history (
 def ensure_ledger(conn: duckdb.DuckDBPyConnection) -> None:
     ensure_store(conn)
     conn.execute(LEDGER_DDL)
+    conn.execute(watermark.BUILD_STATE_DDL)
 
 
 @dataclass(frozen=True)
@@ -74,6 +93,8 @@ class LedgerReport:
     invoices: int
     rejected_events: int
     unposted_facts: int
+    mode: str = "full"  # full | incremental
+    reason: str = ""  # why a full rebuild
 
 
 def rate_book(conn: duckdb.DuckDBPyConnection) -> tuple[RateBook, list[str]]:
@@ -103,26 +124,36 @@ def rebuild_ledger(
     rule: RoundingRule,
     run_id: str,
     now: datetime,
+    full: bool = False,
 ) -> LedgerReport:
+    """Incremental when the stored ledger allows it (`ledger_watermark.plan_run`), else, or
+    with `full`, a rebuild of everything."""
     ensure_ledger(conn)
-    folded = fold_all(conn)
     book, _ = rate_book(conn)
+    plan = watermark.plan_run(conn, book, functional, rule, force_full=full)
+    stamp = (watermark.settings_fingerprint(functional, rule), watermark.rates_fingerprint(conn))
+    if plan.full:
+        report = _rebuild_all(conn, book, functional, rule, run_id, now, plan, stamp)
+        return LedgerReport(**{**report.__dict__, "reason": plan.reason})
+    scope_new_events(conn, plan.since_seq, plan.upto_seq)
+    delta = compute_delta(conn, book, functional, rule, plan.since_seq, plan.upto_seq)
+    _in_transaction(conn, lambda: write_delta(conn, delta, run_id, now, plan, stamp))
+    return _stored_report(conn)
+
+
+def _rebuild_all(conn, book, functional, rule, run_id, now, plan, stamp) -> LedgerReport:
+    folded = fold_all(conn)
     facts = build_facts(conn, folded)
     lines, problems = post_and_convert(conn, facts, book, functional, rule)
-    rejections = pl.DataFrame(
-        [(r.event_id, f"lifecycle: {r.aggregate}: {r.reason}") for r in folded.rejections],
-        schema={"event_id": pl.Utf8, "reason": pl.Utf8},
-        orient="row",
-    )
+    rejections = rejections_frame(folded)
     posting_problems = problems.select("event_id", reason=pl.lit("posting: ") + pl.col("reason"))
     quarantine = pl.concat([rejections, posting_problems])
-    conn.execute("begin transaction")
-    try:
-        _write(conn, folded, lines, quarantine, run_id, now)
-        conn.execute("commit")
-    except BaseException:
-        conn.execute("rollback")
-        raise
+
+    def write():
+        write_all(conn, folded, lines, quarantine, run_id, now)
+        watermark.write_state(conn, plan.upto_seq, *stamp, "full", now)
+
+    _in_transaction(conn, write)
     return LedgerReport(
         entries=lines["fact_id"].n_unique() if lines.height else 0,
         lines=lines.height,
@@ -133,75 +164,53 @@ def rebuild_ledger(
     )
 
 
-def _frame(rows: list, columns: list[str]) -> pl.DataFrame | None:
-    if not rows:
-        return None
-    return pl.DataFrame(
-        [tuple(getattr(r, c) for c in columns) for r in rows],
-        schema=columns,
-        orient="row",
-        infer_schema_length=None,
-    )
-
-
-def _replace(conn, table: str, frame: pl.DataFrame | None) -> None:
-    conn.execute(f"delete from {table}")
-    if frame is None or frame.height == 0:
-        return
-    conn.register("ledger_frame", frame.to_arrow())
+def _in_transaction(conn: duckdb.DuckDBPyConnection, write) -> None:
+    conn.execute("begin transaction")
     try:
-        conn.execute(f"insert into {table} by name select * from ledger_frame")
-    finally:
-        conn.unregister("ledger_frame")
+        write()
+        conn.execute("commit")
+    except BaseException:
+        conn.execute("rollback")
+        raise
 
 
-def _write(conn, folded, lines: pl.DataFrame, quarantine: pl.DataFrame, run_id, now) -> None:
-    payment_columns = [
-        "payment_id", "state", "state_since", "currency", "amount_authorized_minor",
-        "amount_captured_minor", "amount_refunded_minor", "amount_disputed_minor",
-        "state_before_dispute", "processor", "processor_ref", "invoice_id", "customer_id",
-    ]  # fmt: skip
-    invoice_columns = [
-        "invoice_id", "customer_id", "currency", "amount_minor", "credited_minor", "paid_minor",
-        "written_off_minor", "amount_due_minor", "customer_credit_minor", "state", "due_date",
-        "sent_at", "state_since",
-    ]  # fmt: skip
-    payment_history = ["payment_id", "from_state", "to_state", "event_id", "occurred_at"]
-    invoice_history = list(InvoiceStep._fields)
-    _replace(conn, "ledger_store.payment_states", _frame(folded.payment_states, payment_columns))
-    _replace(conn, "ledger_store.invoice_states", _frame(folded.invoice_states, invoice_columns))
-    _replace(conn, "ledger_store.payment_history", _frame(folded.payment_history, payment_history))
-    _replace(conn, "ledger_store.invoice_history", _frame(folded.invoice_history, invoice_history))
-    _replace(conn, "ledger_store.journal_lines", lines)
-    # The ledger's quarantine rows are a projection too: replace them whole.
-    conn.execute(
-        "delete from ingest.quarantine where stage = 'ledger' "
-        "and (reason like 'lifecycle:%' or reason like 'posting:%')"
-    )
-    conn.register("ledger_quarantine", quarantine.to_arrow())
-    try:
-        conn.execute(
-            """
-            insert into ingest.quarantine
-            select e.file_id, e.source, e.partition_date,
-                   coalesce(r.path, e.file_id), e.source_line, 'ledger', q.reason, e.payload,
-                   $now, $run
-            from ledger_quarantine q
-            join store.events e on e.idempotency_key = q.event_id
-            left join (select file_id, min(path) as path from ingest.file_registry
-                       where status = 'landed' group by file_id) r on r.file_id = e.file_id
-            order by e.seq, q.reason
-            """,
-            {"now": now, "run": run_id},
-        )
-    finally:
-        conn.unregister("ledger_quarantine")
+def _stored_report(conn: duckdb.DuckDBPyConnection) -> LedgerReport:
+    entries, lines = conn.execute(
+        "select count(distinct fact_id), count(*) from ledger_store.journal_lines"
+    ).fetchall()[0]
+    rejected, unposted = conn.execute(
+        "select count(*) filter (where reason like 'lifecycle:%'), "
+        "count(*) filter (where reason like 'posting:%') "
+        "from ingest.quarantine where stage = 'ledger'"
+    ).fetchall()[0]
+    (payments,) = conn.execute("select count(*) from ledger_store.payment_states").fetchall()[0]
+    (invoices,) = conn.execute("select count(*) from ledger_store.invoice_states").fetchall()[0]
+    return LedgerReport(entries, lines, payments, invoices, rejected, unposted, "incremental")
 
 
 def journal_rebuilds_identically(
     conn: duckdb.DuckDBPyConnection, functional: str, rule: RoundingRule
 ) -> bool:
-    """Rebuild the journal from the store in memory and compare it with the stored one."""
+    """After a full rebuild: rebuild the journal in memory and compare it with the stored one.
+    After an incremental run: rebuild a rotating sample of aggregates, with the entries and FX
+    that depend on them, from their whole history (`ledger_check`)."""
+    state = watermark.read_state(conn)
+    if state is None or state.mode == "full":
+        return _full_rebuild_matches(conn, functional, rule)
+    book, _ = rate_book(conn)
+    buckets = sample_buckets(conn)
+    scope_sample(conn, state.folded_seq % buckets, buckets)
+    delta = compute_delta(conn, book, functional, rule, state.folded_seq, state.folded_seq)
+    aggregates = [
+        (table, rows_frame(getattr(delta.folded, attribute), columns), key, scope)
+        for table, attribute, columns, key, scope in AGGREGATE_TABLES
+    ]
+    return delta_matches_stored(conn, delta, aggregates)
+
+
+def _full_rebuild_matches(
+    conn: duckdb.DuckDBPyConnection, functional: str, rule: RoundingRule
+) -> bool:
     folded = fold_all(conn)
     book, _ = rate_book(conn)
     rebuilt, _ = post_and_convert(conn, build_facts(conn, folded), book, functional, rule)

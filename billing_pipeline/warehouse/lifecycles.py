@@ -15,6 +15,14 @@ import duckdb
 
 from billing_pipeline.domain import invoices, payments
 
+# An incremental run folds only some aggregates: their keys (null ids as NULL_KEY) are in
+# these temp tables, each with one varchar column `key` (see `ledger_scope`).
+PAYMENT_SCOPE, INVOICE_SCOPE = "ledger_scope_payments", "ledger_scope_invoices"
+# Aggregates whose new events all come after their folded ones resume from the stored state
+# instead (`resume`): keys in these temp tables, new events those with seq in the window.
+PAYMENT_RESUME, INVOICE_RESUME = "ledger_resume_payments", "ledger_resume_invoices"
+NULL_KEY = chr(0)
+
 _PAYMENT_EVENTS = """
 select idempotency_key as event_id, event_type as type, occurred_at,
        payload->>'payment_id' as payment_id,
@@ -25,9 +33,12 @@ select idempotency_key as event_id, event_type as type, occurred_at,
        payload->>'invoice_id' as invoice_id,
        payload->>'customer_id' as customer_id
 from store.events
-where event_type like 'payment.%'
+where event_type like 'payment.%' {scope}
 order by payment_id nulls first, occurred_at, event_id
 """
+_PAYMENT_SCOPE = (
+    f"and coalesce(payload->>'payment_id', chr(0)) in (select key from {PAYMENT_SCOPE})"
+)
 
 _INVOICE_EVENTS = """
 select idempotency_key as event_id, event_type as type, occurred_at,
@@ -48,6 +59,18 @@ select idempotency_key, 'invoice.payment_applied', occurred_at,
        payload->>'currency', null, 'bank_credit', payload->>'bank_line_key'
 from store.events
 where event_type = 'recon.cash_applied'
+"""
+_INVOICE_SCOPE = f"""
+select * from ({_INVOICE_EVENTS})
+where coalesce(invoice_id, chr(0)) in (select key from {INVOICE_SCOPE})
+"""
+_NEW = "seq > $since and seq <= $upto"
+_PAYMENT_RESUME = (
+    f"and coalesce(payload->>'payment_id', chr(0)) in (select key from {PAYMENT_RESUME}) and {_NEW}"
+)
+_INVOICE_RESUME = f"""
+select * exclude (seq) from ({_INVOICE_EVENTS.replace("occurred_at,", "occurred_at, seq,")})
+where coalesce(invoice_id, chr(0)) in (select key from {INVOICE_RESUME}) and {_NEW}
 """
 
 
@@ -92,34 +115,113 @@ class Folded:
     # card-payment applications keyed by the capture's event id.
     invoice_effects: dict[str, tuple[int, int]] = field(default_factory=dict)
     accepted_payment_events: set[str] = field(default_factory=set)
+    # Resumed aggregates: their rows here are only the new ones (states: all of them).
+    resumed_payments: set[str] = field(default_factory=set)
+    resumed_invoices: set[str] = field(default_factory=set)
 
 
-def fold_all(conn: duckdb.DuckDBPyConnection) -> Folded:
+def fold_all(conn: duckdb.DuckDBPyConnection, scoped: bool = False) -> Folded:
+    """Fold every aggregate, or with `scoped` only those whose keys are in the scope tables
+    (each from its full history). A scoped invoice's card payments must be in scope too."""
     folded = Folded()
     card_applications: list[invoices.InvoiceEvent] = []
     captures: dict[str, tuple[int, object]] = {}  # capture event_id -> (amount, occurred_at)
-    cursor = conn.execute(_PAYMENT_EVENTS)
+    cursor = conn.execute(_PAYMENT_EVENTS.format(scope=_PAYMENT_SCOPE if scoped else ""))
     columns = [d[0] for d in cursor.description]
+
+    assert tuple(columns) == payments.EVENT_COLUMNS, columns  # rows are built positionally
 
     def rows():
         while batch := cursor.fetchmany(50_000):
             for values in batch:
-                row = dict(zip(columns, values, strict=True))
-                if row["type"] == "payment.captured":
-                    captures[row["event_id"]] = (row["amount_minor"], row["occurred_at"])
-                yield row
+                event = payments.PaymentEvent(*values)
+                if event.type == "payment.captured":
+                    captures[event.event_id] = (event.amount_minor, event.occurred_at)
+                yield event
 
     for result in payments.fold_many(rows()):
-        if result.payment is not None:
-            folded.payment_states.append(result.payment)
-        folded.payment_history.extend(result.history)
-        folded.rejections.extend(
-            Rejection(r.event_id, f"payment {r.payment_id}", r.reason) for r in result.rejections
-        )
-        folded.accepted_payment_events.update(row.event_id for row in result.history)
-        card_applications.extend(_card_applications(result, captures))
-    _fold_invoices(conn, card_applications, folded)
+        _collect_payment(result, captures, folded, card_applications)
+    _fold_invoices(conn, card_applications, folded, scoped)
     return folded
+
+
+def _collect_payment(result, captures, folded: Folded, card_applications: list) -> None:
+    if result.payment is not None:
+        folded.payment_states.append(result.payment)
+    folded.payment_history.extend(result.history)
+    folded.rejections.extend(
+        Rejection(r.event_id, f"payment {r.payment_id}", r.reason) for r in result.rejections
+    )
+    folded.accepted_payment_events.update(row.event_id for row in result.history)
+    card_applications.extend(_card_applications(result, captures))
+
+
+def resume(conn: duckdb.DuckDBPyConnection, folded: Folded, since: int, upto: int) -> None:
+    """Fold the new events (seq in (since, upto]) of the resumable aggregates onto their
+    stored states, adding to `folded`. Exact because every new event of such an aggregate
+    sorts after all its folded ones (`ledger_scope`), so a full refold would replay the same
+    steps first, and because a resumed payment's invoice and customer were already known
+    (its earlier captures' applications do not change)."""
+    window = {"since": since, "upto": upto}
+    stored = {
+        row[0]: payments.PaymentAggregate(*row)
+        for row in conn.execute(
+            "select * from ledger_store.payment_states "
+            f"where payment_id in (select key from {PAYMENT_RESUME})"
+        ).fetchall()
+    }
+    cursor = conn.execute(_PAYMENT_EVENTS.format(scope=_PAYMENT_RESUME), window)
+    columns = [d[0] for d in cursor.description]
+    by_payment: dict[str, list[payments.PaymentEvent]] = {}
+    captures: dict[str, tuple[int, object]] = {}
+    assert tuple(columns) == payments.EVENT_COLUMNS, columns
+    for values in cursor.fetchall():
+        event = payments.PaymentEvent(*values)
+        if event.type == "payment.captured":
+            captures[event.event_id] = (event.amount_minor, event.occurred_at)
+        by_payment.setdefault(event.payment_id, []).append(event)
+    card_applications: list[invoices.InvoiceEvent] = []
+    for payment_id, events in by_payment.items():
+        folded.resumed_payments.add(payment_id)
+        result = _continue_payment(stored.get(payment_id), events)
+        _collect_payment(result, captures, folded, card_applications)
+    by_invoice: dict[str | None, list[invoices.InvoiceEvent]] = {}
+    for values in (cursor := conn.execute(_INVOICE_RESUME, window)).fetchall():
+        event = invoices.InvoiceEvent.from_row(
+            dict(zip([d[0] for d in cursor.description], values, strict=True))
+        )
+        by_invoice.setdefault(event.invoice_id, []).append(event)
+    for event in card_applications:
+        by_invoice.setdefault(event.invoice_id, []).append(event)
+    stored_invoices = {
+        row[0]: invoices.InvoiceAggregate(*row)
+        for row in conn.execute(
+            "select * from ledger_store.invoice_states "
+            f"where invoice_id in (select key from {INVOICE_RESUME})"
+        ).fetchall()
+    }
+    for invoice_id, events in by_invoice.items():
+        folded.resumed_invoices.add(invoice_id)
+        _fold_invoice(events, folded, stored_invoices.get(invoice_id))
+
+
+def _continue_payment(start, events) -> payments.FoldResult:
+    ordered, refused = payments.sequence_events(events)
+    rejections = [payments.Rejection(e.event_id, e.payment_id, why) for e, why in refused]
+    payment, history = start, []
+    for event in ordered:
+        result = payments.apply(payment, event)
+        if isinstance(result, payments.Rejected):
+            rejections.append(payments.Rejection(event.event_id, event.payment_id, result.reason))
+            continue
+        payment = result.payment
+        history.append(
+            payments.HistoryRow(
+                payment.payment_id, result.from_state, payment.state, event.event_id,
+                event.occurred_at,
+            )
+        )  # fmt: skip
+    return payments.FoldResult(payment, history, rejections)
 
 
 def _card_applications(
@@ -146,8 +248,8 @@ def _card_applications(
     ]
 
 
-def _fold_invoices(conn, card_applications, folded: Folded) -> None:
-    cursor = conn.execute(_INVOICE_EVENTS)
+def _fold_invoices(conn, card_applications, folded: Folded, scoped: bool) -> None:
+    cursor = conn.execute(_INVOICE_SCOPE if scoped else _INVOICE_EVENTS)
     columns = [d[0] for d in cursor.description]
     by_invoice: dict[str | None, list[invoices.InvoiceEvent]] = {}
     for row in cursor.fetchall():
@@ -159,11 +261,15 @@ def _fold_invoices(conn, card_applications, folded: Folded) -> None:
         _fold_invoice(by_invoice[invoice_id], folded)
 
 
-def _fold_invoice(events: list[invoices.InvoiceEvent], folded: Folded) -> None:
+def _fold_invoice(
+    events: list[invoices.InvoiceEvent],
+    folded: Folded,
+    invoice: invoices.InvoiceAggregate | None = None,
+) -> None:
+    """Fold `events` onto `invoice` (None: from the start)."""
     ordered, refused = payments.sequence_events(events)
     for event, reason in refused:
         folded.rejections.append(Rejection(event.event_id, f"invoice {event.invoice_id}", reason))
-    invoice: invoices.InvoiceAggregate | None = None
     for event in ordered:
         result = invoices.apply_invoice_event(invoice, event)
         if isinstance(result, invoices.InvoiceRejected):

@@ -1,0 +1,233 @@
+"""Which aggregates and facts an incremental ledger run must redo, as temp tables.
+
+A run starts from a set of payments and invoices (those named by events appended since the
+last run, or a sample for the rebuild check) and closes it: an invoice's card payments and a
+payment's invoices belong together, because a capture pays its invoice inside the invoice
+fold. Every aggregate in the closed set is refolded from its whole history, so a late event
+lands where it belongs whatever its occurred_at.
+
+Then the facts to re-post (`ledger_dirty_events`): the new events, every event of a refolded
+aggregate (acceptance and the receivable split can change), payment moves whose open item
+can change (a new settlement line or payment move on the same processor reference shifts the
+n-th-to-n-th match in `fx_items`), and facts held back by a posting problem (a rates file
+may have arrived since). `ledger_fact_scope` is what `journal._FACT_SQL` reads for them:
+those events plus the settlement lines and payment moves their items are matched against.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from billing_pipeline.warehouse.lifecycles import (
+    INVOICE_RESUME,
+    INVOICE_SCOPE,
+    PAYMENT_RESUME,
+    PAYMENT_SCOPE,
+)
+
+PAYMENT_MOVES = (
+    "('payment.captured', 'payment.refunded', 'payment.dispute_opened', 'payment.dispute_won')"
+)
+_PAYMENT_KEY = "coalesce(payload->>'payment_id', chr(0))"
+_INVOICE_KEY = "coalesce(payload->>'invoice_id', chr(0))"
+_INVOICE_EVENT = "(event_type like 'invoice.%' or event_type = 'recon.cash_applied')"
+# The ledger's quarantine rows carry the event's file, line and payload, not its key.
+LEDGER_QUARANTINE_EVENTS = """
+select e.idempotency_key as event_id, q.reason
+from ingest.quarantine q
+join store.events e
+  on q.file_id = e.file_id and q.line_no is not distinct from e.source_line
+ and q.raw_record = e.payload
+where q.stage = 'ledger'
+"""
+
+
+def scope_new_events(conn: duckdb.DuckDBPyConnection, since_seq: int, upto_seq: int) -> None:
+    """Start from the aggregates named by events appended in (`since_seq`, `upto_seq`]."""
+    conn.execute(
+        "create or replace temp table ledger_new_events as "
+        "select idempotency_key, event_type, payload from store.events "
+        "where seq > $since and seq <= $upto",
+        {"since": since_seq, "upto": upto_seq},
+    )
+    conn.execute(
+        f"create or replace temp table {PAYMENT_SCOPE} as select distinct {_PAYMENT_KEY} as key "
+        "from ledger_new_events where event_type like 'payment.%'"
+    )
+    conn.execute(
+        f"create or replace temp table {INVOICE_SCOPE} as select distinct {_INVOICE_KEY} as key "
+        f"from ledger_new_events where {_INVOICE_EVENT}"
+    )
+    _link(conn)
+    _close(conn, PAYMENT_SCOPE, INVOICE_SCOPE)
+    _split_resumable(conn, since_seq, upto_seq)
+    _dirty(conn)
+
+
+def scope_sample(conn: duckdb.DuckDBPyConnection, bucket: int, buckets: int) -> None:
+    """Start from a deterministic sample: payments and invoices whose key hashes to `bucket`."""
+    conn.execute(
+        "create or replace temp table ledger_new_events as "
+        "select idempotency_key, event_type, payload from store.events limit 0"
+    )
+    for table, key, where in (
+        (PAYMENT_SCOPE, _PAYMENT_KEY, "event_type like 'payment.%'"),
+        (INVOICE_SCOPE, _INVOICE_KEY, _INVOICE_EVENT),
+    ):
+        conn.execute(
+            f"create or replace temp table {table} as select distinct {key} as key "
+            f"from store.events where {where} and hash({key}) % $n = $bucket",
+            {"n": buckets, "bucket": bucket},
+        )
+    _link(conn)
+    _close(conn, PAYMENT_SCOPE, INVOICE_SCOPE)
+    for table in (PAYMENT_RESUME, INVOICE_RESUME):  # a sample is always refolded whole
+        conn.execute(f"create or replace temp table {table} (key varchar)")
+    _dirty(conn)
+
+
+def _link(conn: duckdb.DuckDBPyConnection) -> None:
+    conn.execute(
+        "create or replace temp table ledger_links as "
+        f"select distinct {_PAYMENT_KEY} as payment_key, payload->>'invoice_id' as invoice_id "
+        "from store.events where event_type like 'payment.%' and payload->>'invoice_id' is not null"
+    )
+
+
+def _close(conn: duckdb.DuckDBPyConnection, payment_table: str, invoice_table: str) -> None:
+    """Add to each table the keys linked to the other's until nothing changes."""
+    while True:
+        (invoices,) = conn.execute(
+            f"insert into {invoice_table} select distinct invoice_id from ledger_links "
+            f"where payment_key in (select key from {payment_table}) "
+            f"and invoice_id not in (select key from {invoice_table})"
+        ).fetchall()[0]
+        (payments,) = conn.execute(
+            f"insert into {payment_table} select distinct payment_key from ledger_links "
+            f"where invoice_id in (select key from {invoice_table}) "
+            f"and payment_key not in (select key from {payment_table})"
+        ).fetchall()[0]
+        if not invoices and not payments:
+            break
+
+
+def _split_resumable(conn: duckdb.DuckDBPyConnection, since: int, upto: int) -> None:
+    """Of the scoped aggregates, keep in the scope tables (refold whole) those whose new events
+    do not all sort after their old ones, or whose new events name an invoice or customer the
+    stored payment lacked, with everything linked to them; the rest resume (`lifecycles`)."""
+    window = {"since": since, "upto": upto}
+    order = "struct_pack(a := occurred_at, b := idempotency_key)"
+    per_key = """
+        select key, max(o) filter (where not new) as old_last,
+               min(o) filter (where new) as new_first{extra}
+        from ev group by key
+    """
+    out_of_order = "(new_first is not null and old_last is not null and new_first <= old_last)"
+    conn.execute(f"create or replace temp table ledger_touched_payments as from {PAYMENT_SCOPE}")
+    conn.execute(f"create or replace temp table ledger_touched_invoices as from {INVOICE_SCOPE}")
+    conn.execute(
+        f"""
+        create or replace temp table {PAYMENT_SCOPE} as
+        with ev as (
+            select {_PAYMENT_KEY} as key, {order} as o, seq > $since as new,
+                   payload->>'invoice_id' as invoice_id, payload->>'customer_id' as customer_id
+            from store.events
+            where event_type like 'payment.%' and seq <= $upto
+              and {_PAYMENT_KEY} in (select key from ledger_touched_payments)
+        ),
+        per as ({
+            per_key.format(
+                extra=", bool_or(new and invoice_id is not null) as new_invoice, "
+                "bool_or(new and customer_id is not null) as new_customer"
+            )
+        })
+        select per.key from per left join ledger_store.payment_states s on s.payment_id = per.key
+        where per.key = chr(0) or {out_of_order}
+           or (old_last is not null and new_invoice and s.invoice_id is null)
+           or (old_last is not null and new_customer and s.customer_id is null)
+        """,
+        window,
+    )
+    conn.execute(
+        f"""
+        create or replace temp table {INVOICE_SCOPE} as
+        with ev as (
+            select {_INVOICE_KEY} as key, {order} as o, seq > $since as new
+            from store.events
+            where {_INVOICE_EVENT} and seq <= $upto
+              and {_INVOICE_KEY} in (select key from ledger_touched_invoices)
+            union all
+            select l.invoice_id, {order}, seq > $since
+            from store.events join ledger_links l on l.payment_key = {_PAYMENT_KEY}
+            where event_type = 'payment.captured' and seq <= $upto
+              and l.invoice_id in (select key from ledger_touched_invoices)
+        ),
+        per as ({per_key.format(extra="")})
+        select key from per where key = chr(0) or {out_of_order}
+        """,
+        window,
+    )
+    _close(conn, PAYMENT_SCOPE, INVOICE_SCOPE)
+    for resume, touched, scope in (
+        (PAYMENT_RESUME, "ledger_touched_payments", PAYMENT_SCOPE),
+        (INVOICE_RESUME, "ledger_touched_invoices", INVOICE_SCOPE),
+    ):
+        conn.execute(
+            f"create or replace temp table {resume} as select key from {touched} "
+            f"where key not in (select key from {scope})"
+        )
+
+
+def _dirty(conn: duckdb.DuckDBPyConnection) -> None:
+    conn.execute(
+        f"""
+        create or replace temp table ledger_refold_events as
+        select idempotency_key as event_id from store.events
+        where event_type like 'payment.%' and {_PAYMENT_KEY} in (select key from {PAYMENT_SCOPE})
+        union
+        select idempotency_key from store.events
+        where {_INVOICE_EVENT} and {_INVOICE_KEY} in (select key from {INVOICE_SCOPE})
+        """
+    )
+    conn.execute(
+        f"""
+        create or replace temp table ledger_dirty_events as
+        with moved as (
+            select distinct payload->>'processor' as processor,
+                   payload->>'processor_ref' as processor_ref
+            from ledger_new_events
+            where event_type in {PAYMENT_MOVES} or event_type like 'settlement.%'
+        )
+        select event_id from ledger_refold_events
+        union
+        select idempotency_key from ledger_new_events
+        union
+        select e.idempotency_key from store.events e
+        join moved m on m.processor = e.payload->>'processor'
+                    and m.processor_ref = e.payload->>'processor_ref'
+        where e.event_type in {PAYMENT_MOVES}
+        union
+        select event_id from ({LEDGER_QUARANTINE_EVENTS}) where reason like 'posting:%'
+        """
+    )
+    conn.execute(
+        f"""
+        create or replace temp table ledger_fact_scope as
+        with dirty as (
+            select * from store.events
+            where idempotency_key in (select event_id from ledger_dirty_events)
+        ),
+        keys as (
+            select distinct payload->>'processor' as processor,
+                   payload->>'processor_ref' as processor_ref
+            from dirty where event_type in {PAYMENT_MOVES}
+        )
+        select * from dirty
+        union all
+        select e.* from store.events e
+        join keys k on k.processor = e.payload->>'processor'
+                   and k.processor_ref = e.payload->>'processor_ref'
+        where (e.event_type in {PAYMENT_MOVES} or e.event_type like 'settlement.%')
+          and e.idempotency_key not in (select event_id from ledger_dirty_events)
+        """
+    )

@@ -1,0 +1,202 @@
+"""An incremental ledger run gives exactly the tables a full rebuild gives.
+
+Built day by day (with late events, a rates file landing days late, a rate correction), the
+ledger must equal one full rebuild of the same store, table by table, row for row.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+
+import duckdb
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from billing_pipeline.recon import load_rules, reconcile
+from billing_pipeline.sample import generate_world
+from billing_pipeline.warehouse import ledger_writes
+from billing_pipeline.warehouse.event_store import append_decisions, append_partition
+from billing_pipeline.warehouse.landing import SOURCES, land_partition
+from billing_pipeline.warehouse.ledger import journal_rebuilds_identically, rebuild_ledger
+from tests.warehouse.test_ledger_properties import DAYS, _lines, event
+
+NOW = datetime(2026, 11, 10, tzinfo=UTC)
+TABLES = ("journal_lines", "payment_states", "payment_history", "invoice_states",
+          "invoice_history")  # fmt: skip
+# quarantined_at and run_id say when a row was (re)written: a full rebuild rewrites them all.
+QUARANTINE = (
+    "select file_id, source, partition_date, path, line_no, stage, reason, raw_record "
+    "from ingest.quarantine where stage = 'ledger'"
+)
+
+
+def snapshot(conn: duckdb.DuckDBPyConnection) -> dict[str, Counter]:
+    tables = {t: Counter(conn.sql(f"select * from ledger_store.{t}").fetchall()) for t in TABLES}
+    return {**tables, "quarantine": Counter(conn.sql(QUARANTINE).fetchall())}
+
+
+def assert_same(incremental: dict[str, Counter], full: dict[str, Counter]) -> None:
+    for table in full:
+        extra, missing = incremental[table] - full[table], full[table] - incremental[table]
+        assert not extra and not missing, (table, list(extra)[:3], list(missing)[:3])
+
+
+def _land(conn, inbox, source, day):
+    land_partition(conn, inbox, source, day, "land", NOW)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("incremental_world")
+    start, end = date(2026, 10, 28), date(2026, 11, 3)  # across a month end
+    generate_world(root / "inbox", root / "truth", start, end, payments_per_day=30, seed=11)
+    return root / "inbox", [start + timedelta(days=i) for i in range((end - start).days + 1)]
+
+
+def test_day_by_day_with_late_events_and_rates_equals_full_rebuild(world):
+    inbox, days = world
+    conn = duckdb.connect()
+    rules = load_rules("config/recon_rules.yml")
+    late_events, late_rates = days[2], days[1]
+    modes = []
+    for index, day in enumerate(days):
+        for source in SOURCES:
+            if (source, day) not in {("events", late_events), ("rates", late_rates)}:
+                _land(conn, inbox, source, day)
+        if index == 4:  # two days late: events of aggregates already folded, old dates
+            _land(conn, inbox, "events", late_events)
+            append_partition(conn, late_events, "UTC", "store", NOW)
+        append_partition(conn, day, "UTC", "store", NOW)
+        reconcile(conn, day, rules, "recon")
+        append_decisions(conn, day, "recon", NOW)
+        report = rebuild_ledger(conn, "USD", "half_even", f"day{index}", NOW)
+        modes.append(report.mode)
+        assert journal_rebuilds_identically(conn, "USD", "half_even")
+    _land(conn, inbox, "rates", late_rates)
+    last = rebuild_ledger(conn, "USD", "half_even", "rates", NOW)
+    assert modes[0] == "full" and modes[1:].count("incremental") >= 4, modes
+    incremental = snapshot(conn)
+    full = rebuild_ledger(conn, "USD", "half_even", "full", NOW, full=True)
+    assert full.mode == "full"
+    assert (last.lines, last.entries, last.payments, last.invoices) == (
+        full.lines, full.entries, full.payments, full.invoices,
+    )  # fmt: skip
+    assert incremental["journal_lines"]
+    assert_same(incremental, snapshot(conn))
+
+
+def test_a_corrected_rate_in_use_forces_a_full_rebuild(fx_world_copy):
+    conn = fx_world_copy
+    day, _ = conn.execute(
+        "select effective_date, currency from ledger_store.journal_lines "
+        "where currency = 'EUR' and fact_type not like 'fx.%' limit 1"
+    ).fetchone()
+    conn.execute(
+        "insert into raw.rates by name select * replace ($day as rate_date, 'EUR' as "
+        "base_currency, 'USD' as quote_currency, '1.2345' as rate, "
+        "partition_date + 30 as partition_date) from raw.rates limit 1",
+        {"day": day},
+    )
+    report = rebuild_ledger(conn, "USD", "half_even", "rates", NOW)
+    assert report.mode == "full" and "rates changed" in report.reason, report
+    assert conn.execute(
+        "select count(*) from ledger_store.journal_lines where rate = '1.2345'"
+    ).fetchone()[0]
+
+
+def test_a_crash_mid_write_leaves_the_previous_ledger(fx_world_copy, monkeypatch):
+    conn = fx_world_copy
+    conn.execute("delete from ledger_store.build_state")
+    rebuild_ledger(conn, "USD", "half_even", "base", NOW)
+    before = snapshot(conn)
+    state = conn.execute("select * from ledger_store.build_state").fetchall()
+    conn.execute(
+        "insert into store.events by name select * replace (seq + 1000000 as seq, "
+        "idempotency_key || '-late' as idempotency_key) from store.events "
+        "where event_type = 'payment.refunded' limit 1"
+    )
+
+    def boom(*_):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(ledger_writes, "_quarantine", boom)
+    with pytest.raises(RuntimeError):
+        rebuild_ledger(conn, "USD", "half_even", "crash", NOW)
+    assert_same(snapshot(conn), before)
+    assert conn.execute("select * from ledger_store.build_state").fetchall() == state
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        "update ledger_store.journal_lines set debit_minor = debit_minor + 1 "
+        "where rowid = (select min(rowid) from ledger_store.journal_lines where debit_minor > 0 "
+        "and fact_type like 'payment.%')",
+        "delete from ledger_store.journal_lines where rowid = (select max(rowid) "
+        "from ledger_store.journal_lines where fact_type = 'fx.revaluation')",
+        "update ledger_store.payment_states set state = 'voided' "
+        "where payment_id = (select min(payment_id) from ledger_store.payment_states)",
+        "delete from ledger_store.invoice_history where rowid = "
+        "(select min(rowid) from ledger_store.invoice_history)",
+    ],
+)
+def test_the_rebuild_check_fails_on_a_wrong_row_after_an_incremental_run(fx_world_copy, tamper):
+    conn = fx_world_copy
+    conn.execute(
+        "insert into store.events by name select * replace (seq + 1000000 as seq, "
+        "idempotency_key || '-late' as idempotency_key) from store.events "
+        "where event_type = 'payment.refunded' limit 1"
+    )
+    assert rebuild_ledger(conn, "USD", "half_even", "late", NOW).mode == "incremental"
+    assert journal_rebuilds_identically(conn, "USD", "half_even")
+    conn.execute(tamper)
+    assert not journal_rebuilds_identically(conn, "USD", "half_even")
+
+
+@pytest.fixture
+def fx_world_copy(fx_world_module):
+    conn = duckdb.connect()
+    conn.execute(f"attach '{fx_world_module}' as src (read_only)")
+    conn.execute("copy from database src to memory")
+    conn.execute("detach src")
+    return conn
+
+
+@pytest.fixture(scope="module")
+def fx_world_module(tmp_path_factory, world):
+    inbox, days = world
+    path = tmp_path_factory.mktemp("fx_db") / "ledger.duckdb"
+    conn = duckdb.connect(str(path))
+    for day in days:
+        for source in SOURCES:
+            _land(conn, inbox, source, day)
+        append_partition(conn, day, "UTC", "store", NOW)
+    rebuild_ledger(conn, "USD", "half_even", "base", NOW)
+    conn.close()
+    return path
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    events=st.lists(event, min_size=1, max_size=25),
+    day_order=st.permutations([0, 1, 2]),
+)
+def test_any_arrival_order_incremental_equals_full(tmp_path_factory, events, day_order):
+    inbox = tmp_path_factory.mktemp("inbox")
+    for day_index, lines in _lines(events).items():
+        folder = inbox / "events" / DAYS[day_index].isoformat()
+        folder.mkdir(parents=True)
+        (folder / "events.jsonl").write_text("\n".join(lines) + "\n")
+    conn = duckdb.connect()
+    for day_index in day_order:
+        land_partition(conn, inbox, "events", DAYS[day_index], "run", NOW)
+        append_partition(conn, DAYS[day_index], "UTC", "run", NOW)
+        rebuild_ledger(conn, "USD", "half_even", "run", NOW)
+        assert journal_rebuilds_identically(conn, "USD", "half_even")
+    incremental = snapshot(conn)
+    rebuild_ledger(conn, "USD", "half_even", "full", NOW, full=True)
+    assert_same(incremental, snapshot(conn))
