@@ -33,6 +33,15 @@ REVIEWED = {
     "_DISCREPANCY_COLUMNS", "group", "staged_union", "int(limit)", "GENESIS_HASH",
     "placeholders", "select", "relation", "measure", "unit", "bucket", "like", "candidates_sql",
     "_sql_list(DISCREPANCY_AGE_BUCKETS)", "_sql_list(INVOICE_AGING_BUCKETS)", "quoted",
+    # The incremental ledger (ledger_scope/_delta/_writes/_check, lifecycles): temp-table
+    # names, key expressions and predicates that are module constants or loop tuples of them.
+    "', '.join(keep)", "REVALUATION_TYPES", "DERIVED", "monetary_sql('account')",
+    "PAYMENT_RESUME", "INVOICE_RESUME", "PAYMENT_SCOPE", "INVOICE_SCOPE", "_PAYMENT_KEY",
+    "_INVOICE_KEY", "_INVOICE_EVENT", "order", "out_of_order", "PAYMENT_MOVES",
+    "LEDGER_QUARANTINE_EVENTS", "key", "where", "resume", "touched", "scope", "invoice_table",
+    "payment_table", "stored_sql", "per_key.format(extra='')",
+    "per_key.format(extra=', bool_or(new and invoice_id is not null) as new_invoice, "
+    "bool_or(new and customer_id is not null) as new_customer')",
 }  # fmt: skip
 
 
