@@ -39,7 +39,7 @@ KILL_POINTS = [
     ('"ledger".', 0.3),
     ('"dbt_models".', 0.5),
     ("START sql view model staging.stg_bank__lines", 0.0),
-    ("START sql table model ledger.journal_lines", 0.0),
+    ("START sql table model ledger.account_balances_daily", 0.0),
     ("START sql table model recon.discrepancies", 0.0),
     ("START sql table model receivables.invoice_aging", 0.0),
     ("START sql table model fx.exposure", 0.0),
