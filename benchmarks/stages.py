@@ -51,7 +51,7 @@ def step_seconds(instance, run_id: str) -> dict[str, float]:
     return seconds
 
 
-def run_dates(days: list[date]) -> dict:
+def run_dates(days: list[date], out_path: str | None = None) -> dict:
     """Run the dates as `billing-pipeline run --from --to` does (runner.plan_runs)."""
     import_start = time.perf_counter()
     from benchmarks.dbt_stages import node_seconds_by_stage
@@ -89,15 +89,16 @@ def run_dates(days: list[date]) -> dict:
             {"date": day.isoformat(), "wall": wall, "ok": result.success, "failed": failed,
              "full_run": selection is None, "steps": steps, "stages": stages}
         )  # fmt: skip
+        if out_path:  # after every date: a long backfill stopped early keeps what it measured
+            with open(out_path, "w") as fh:
+                json.dump(out, fh, indent=1)
     return out
 
 
 def main(argv: list[str]) -> int:
     start, end, out_path = date.fromisoformat(argv[0]), date.fromisoformat(argv[1]), argv[2]
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
-    report = run_dates(days)
-    with open(out_path, "w") as fh:
-        json.dump(report, fh, indent=1)
+    report = run_dates(days, out_path)
     return 0 if all(d["ok"] for d in report["days"]) else 1
 
 
