@@ -47,7 +47,9 @@ def render(paths: list[Path]) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in days:
-        arms, recon = r["arms"], r["run"]["days"][-1]["stages"].get("recon")
+        # The reconciliation step alone: the "recon" stage also holds dbt's recon marts.
+        last = r["run"]["days"][-1]
+        arms, recon = r["arms"], last["steps"].get("reconciliation", last["stages"].get("recon"))
         lean, pandas = min(arms["lean_sql_seconds"]), min(arms["pandas_seconds"])
         out.append(
             f"| {r['payments_per_day']:,} | {_fmt(recon)} | {_fmt(lean)} | {_fmt(pandas)} "
