@@ -66,9 +66,13 @@ def render(paths: list[Path]) -> str:
         ]
         for r in backfills:
             usage, per_day = r["run"]["usage"], r["run"]["days"]
+            # A backfill stopped early has no whole-run usage, only the dates it measured.
+            done = f" (stopped after {len(per_day)})" if "stopped_after" in r else ""
+            rss = usage["peak_rss_mib"]
             out.append(
-                f"| {r['days']} days × {r['payments_per_day']:,} | {_fmt(usage['wall'])} | "
-                f"{_fmt(usage['cpu'])} | {usage['peak_rss_mib']:.0f} | "
+                f"| {r['days']} days × {r['payments_per_day']:,}{done} | "
+                f"{_fmt(usage['wall'] or sum(d['wall'] for d in per_day))} | "
+                f"{_fmt(usage['cpu'])} | {'–' if rss is None else f'{rss:.0f}'} | "
                 f"{_fmt(per_day[0]['wall'])} | {_fmt(per_day[-1]['wall'])} |"
             )
     return "\n".join(out)
