@@ -105,6 +105,24 @@ def minor_units_expr(amount_col: str, currency_col: str) -> tuple[pl.Expr, pl.Ex
     exp = pl.col(currency_col).replace_strict(exps, default=None, return_dtype=pl.Int32)
     padded = fraction.str.pad_end(exp.fill_null(0).cast(pl.Int64), "0")  # type: ignore[arg-type]
     digits = (whole + padded).str.strip_chars_start("0")
+    value, reason = minor_units_parts(
+        pl.col(amount_col), pl.col(currency_col), sign, whole, fraction, exp, digits
+    )
+    minor = pl.when(reason.is_null()).then(value).otherwise(pl.lit(None, dtype=pl.Int64))
+    return minor, reason
+
+
+def minor_units_parts(
+    amount: pl.Expr,
+    currency: pl.Expr,
+    sign: pl.Expr,
+    whole: pl.Expr,
+    fraction: pl.Expr,
+    exp: pl.Expr,
+    digits: pl.Expr,
+) -> tuple[pl.Expr, pl.Expr]:
+    """(signed value, reason or null) from the parts of a decimal text: the rules of
+    `minor_units_expr`, shared with the stepwise form in `schemas.minor_units`."""
     # 19 digits can still overflow Int64; compare as text against INT64_MAX to stay exact.
     too_big = (digits.str.len_chars() > 19) | (
         (digits.str.len_chars() == 19) & (digits > pl.lit(str(INT64_MAX)))
@@ -112,29 +130,24 @@ def minor_units_expr(amount_col: str, currency_col: str) -> tuple[pl.Expr, pl.Ex
     magnitude = pl.when(digits == "").then(pl.lit("0")).otherwise(digits)
     value = magnitude.cast(pl.Int64, strict=False) * pl.when(sign == "-").then(-1).otherwise(1)
     reason = (
-        pl.when(pl.col(amount_col).is_null())
+        pl.when(amount.is_null())
         .then(pl.lit("amount is missing"))
         .when(exp.is_null())
-        .then(pl.format("unknown or retired currency code '{}'", pl.col(currency_col)))
+        .then(pl.format("unknown or retired currency code '{}'", currency))
         .when(whole.is_null())
-        .then(pl.format("not a decimal amount: '{}'", pl.col(amount_col)))
+        .then(pl.format("not a decimal amount: '{}'", amount))
         .when(fraction.str.len_chars() > exp)
         .then(
             pl.format(
                 "'{}' has {} decimals; {} allows {}",
-                pl.col(amount_col),
+                amount,
                 fraction.str.len_chars(),
-                pl.col(currency_col),
+                currency,
                 exp,
             )
         )
         .when(too_big)
-        .then(
-            pl.format(
-                "'{}' {} exceeds 64-bit minor units", pl.col(amount_col), pl.col(currency_col)
-            )
-        )
+        .then(pl.format("'{}' {} exceeds 64-bit minor units", amount, currency))
         .otherwise(pl.lit(None, dtype=pl.Utf8))
     )
-    minor = pl.when(reason.is_null()).then(value).otherwise(pl.lit(None, dtype=pl.Int64))
-    return minor, reason
+    return value, reason

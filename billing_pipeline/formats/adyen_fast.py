@@ -12,7 +12,7 @@ import polars as pl
 
 from billing_pipeline.formats import fields_fast as ff
 from billing_pipeline.formats.base import conform
-from billing_pipeline.formats.csv_fast import LINE
+from billing_pipeline.formats.csv_fast import LINE, header_columns
 
 
 class _Amount:
@@ -93,13 +93,7 @@ def read_rows(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(settlement lines proven good, the rows of `frame` left to the row reader)."""
 
-    def raw(name: str) -> pl.Expr:
-        if name not in columns:
-            return pl.lit(None, dtype=pl.Utf8)
-        return pl.col(f"column_{columns[name] + 1}")
-
-    def get(name: str) -> pl.Expr:
-        return ff.text_or_none(raw(name))
+    raw, get = header_columns(columns)
 
     kind, account, batch = get("Type"), get("Merchant Account"), get("Batch Number")
     zone = raw("TimeZone").str.strip_chars()

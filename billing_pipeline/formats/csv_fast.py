@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import polars as pl
 
+from billing_pipeline.formats.fields_fast import text_or_none
 from billing_pipeline.formats.text import (
     CsvRecord,
     has_undecodable,
@@ -99,8 +100,27 @@ def _one_record(physical: list[str], line_no: int) -> tuple[CsvRecord | None, in
             return CsvRecord(start + first, fields, raw), start + previous_end
 
 
+def _column_name(position: int) -> str:
+    return f"column_{position + 1}"
+
+
+def header_columns(columns: dict[str, int]) -> tuple[Callable[[str], pl.Expr], ...]:
+    """(raw, text) expressions of a header's column by name, over a frame `_read` built: raw
+    text as read, and text stripped with blanks as null. A column the header lacks is null."""
+
+    def raw(name: str) -> pl.Expr:
+        if name not in columns:
+            return pl.lit(None, dtype=pl.Utf8)
+        return pl.col(_column_name(columns[name]))
+
+    def text(name: str) -> pl.Expr:
+        return text_or_none(raw(name))
+
+    return raw, text
+
+
 def _read(lines: pl.DataFrame, width: int) -> pl.DataFrame:
-    names = [f"column_{i + 1}" for i in range(width)]
+    names = [_column_name(i) for i in range(width)]
     if lines.height == 0:
         return pl.DataFrame(schema={**dict.fromkeys(names, pl.Utf8), LINE: pl.Int64})
     body = "\n".join(lines["text"].to_list()).encode()

@@ -10,7 +10,7 @@ import polars as pl
 
 from billing_pipeline.formats import fields_fast as ff
 from billing_pipeline.formats.base import conform
-from billing_pipeline.formats.csv_fast import LINE
+from billing_pipeline.formats.csv_fast import LINE, header_columns
 
 
 def read_balance_rows(
@@ -18,13 +18,7 @@ def read_balance_rows(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(settlement lines proven good, the rows of `frame` left to the row reader)."""
 
-    def raw(name: str) -> pl.Expr:
-        if name not in columns:
-            return pl.lit(None, dtype=pl.Utf8)
-        return pl.col(f"column_{columns[name] + 1}")
-
-    def get(name: str) -> pl.Expr:
-        return ff.text_or_none(raw(name))
+    raw, get = header_columns(columns)
 
     def first(*names: str) -> pl.Expr:
         return pl.coalesce([get(n) for n in names])

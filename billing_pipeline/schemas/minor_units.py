@@ -2,15 +2,16 @@
 
 The expression form repeats its shared parts (the regex split, the padded digits) in every
 place that uses them, and an eager polars query computes each repetition: four amounts of a
-52k-line settlement file took 2 s. Here each part is a column computed once, with the very
-same formulas, so values and reasons are identical (tests/schemas/test_minor_units.py).
+52k-line settlement file took 2 s. Here each part is a column computed once and the rules
+are the very same function (`minor_units_parts`), so values and reasons are identical
+(tests/schemas/test_minor_units.py).
 """
 
 from __future__ import annotations
 
 import polars as pl
 
-from billing_pipeline.domain.money import INT64_MAX, active_currencies
+from billing_pipeline.domain.money import active_currencies, minor_units_parts
 
 _DECIMAL = r"^([+-]?)(\d+)(?:\.(\d*))?$"
 _PARTS = ["__sign", "__whole", "__fraction", "__exp", "__digits"]
@@ -33,36 +34,8 @@ def with_minor_units(
     sign, whole, fraction, exp = (pl.col(c) for c in _PARTS[:4])
     padded = fraction.str.pad_end(exp.fill_null(0).cast(pl.Int64), "0")  # type: ignore[arg-type]
     frame = frame.with_columns((whole + padded).str.strip_chars_start("0").alias("__digits"))
-    digits = pl.col("__digits")
-    too_big = (digits.str.len_chars() > 19) | (
-        (digits.str.len_chars() == 19) & (digits > pl.lit(str(INT64_MAX)))
-    )
-    magnitude = pl.when(digits == "").then(pl.lit("0")).otherwise(digits)
-    value = magnitude.cast(pl.Int64, strict=False) * pl.when(sign == "-").then(-1).otherwise(1)
-    reason = (
-        pl.when(pl.col(amount_col).is_null())
-        .then(pl.lit("amount is missing"))
-        .when(exp.is_null())
-        .then(pl.format("unknown or retired currency code '{}'", pl.col(currency_col)))
-        .when(whole.is_null())
-        .then(pl.format("not a decimal amount: '{}'", pl.col(amount_col)))
-        .when(fraction.str.len_chars() > exp)
-        .then(
-            pl.format(
-                "'{}' has {} decimals; {} allows {}",
-                pl.col(amount_col),
-                fraction.str.len_chars(),
-                pl.col(currency_col),
-                exp,
-            )
-        )
-        .when(too_big)
-        .then(
-            pl.format(
-                "'{}' {} exceeds 64-bit minor units", pl.col(amount_col), pl.col(currency_col)
-            )
-        )
-        .otherwise(pl.lit(None, dtype=pl.Utf8))
+    value, reason = minor_units_parts(
+        pl.col(amount_col), pl.col(currency_col), sign, whole, fraction, exp, pl.col("__digits")
     )
     frame = frame.with_columns(reason.alias(reason_col), value.alias("__value"))
     minor = pl.when(pl.col(reason_col).is_null()).then(pl.col("__value"))
