@@ -156,6 +156,14 @@ def _collect_payment(result, captures, folded: Folded, card_applications: list) 
     card_applications.extend(_card_applications(result, captures))
 
 
+def _stored_states(conn, kind: str, scope: str, aggregate) -> dict:
+    """The stored state of each `kind` aggregate listed in the temp table `scope`."""
+    rows = conn.execute(
+        f"select * from ledger_store.{kind}_states where {kind}_id in (select key from {scope})"
+    ).fetchall()
+    return {row[0]: aggregate(*row) for row in rows}
+
+
 def resume(conn: duckdb.DuckDBPyConnection, folded: Folded, since: int, upto: int) -> None:
     """Fold the new events (seq in (since, upto]) of the resumable aggregates onto their
     stored states, adding to `folded`. Exact because every new event of such an aggregate
@@ -163,13 +171,7 @@ def resume(conn: duckdb.DuckDBPyConnection, folded: Folded, since: int, upto: in
     steps first, and because a resumed payment's invoice and customer were already known
     (its earlier captures' applications do not change)."""
     window = {"since": since, "upto": upto}
-    stored = {
-        row[0]: payments.PaymentAggregate(*row)
-        for row in conn.execute(
-            "select * from ledger_store.payment_states "
-            f"where payment_id in (select key from {PAYMENT_RESUME})"
-        ).fetchall()
-    }
+    stored = _stored_states(conn, "payment", PAYMENT_RESUME, payments.PaymentAggregate)
     cursor = conn.execute(_PAYMENT_EVENTS.format(scope=_PAYMENT_RESUME), window)
     columns = [d[0] for d in cursor.description]
     by_payment: dict[str, list[payments.PaymentEvent]] = {}
@@ -193,13 +195,7 @@ def resume(conn: duckdb.DuckDBPyConnection, folded: Folded, since: int, upto: in
         by_invoice.setdefault(event.invoice_id, []).append(event)
     for event in card_applications:
         by_invoice.setdefault(event.invoice_id, []).append(event)
-    stored_invoices = {
-        row[0]: invoices.InvoiceAggregate(*row)
-        for row in conn.execute(
-            "select * from ledger_store.invoice_states "
-            f"where invoice_id in (select key from {INVOICE_RESUME})"
-        ).fetchall()
-    }
+    stored_invoices = _stored_states(conn, "invoice", INVOICE_RESUME, invoices.InvoiceAggregate)
     for invoice_id, events in by_invoice.items():
         folded.resumed_invoices.add(invoice_id)
         _fold_invoice(events, folded, stored_invoices.get(invoice_id))

@@ -39,7 +39,7 @@ REVIEWED = {
     "PAYMENT_RESUME", "INVOICE_RESUME", "PAYMENT_SCOPE", "INVOICE_SCOPE", "_PAYMENT_KEY",
     "_INVOICE_KEY", "_INVOICE_EVENT", "order", "out_of_order", "PAYMENT_MOVES",
     "LEDGER_QUARANTINE_EVENTS", "key", "where", "resume", "touched", "scope", "invoice_table",
-    "payment_table", "stored_sql", "per_key.format(extra='')",
+    "payment_table", "stored_sql", "per_key.format(extra='')", "kind",
     "per_key.format(extra=', bool_or(new and invoice_id is not null) as new_invoice, "
     "bool_or(new and customer_id is not null) as new_customer')",
 }  # fmt: skip
