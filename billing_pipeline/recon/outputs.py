@@ -53,7 +53,8 @@ def load_resolutions(conn, found: list[Resolution], as_of: date) -> None:
         """
         create or replace temp table recon_history as
         select discrepancy_id, min(as_of) as detected_on, arg_max(leg, as_of) as leg,
-               max(as_of) as last_as_of
+               max(as_of) as last_as_of,
+               bool_or(status in ('open', 'written_off')) as ever_open
         from recon_store.discrepancies where as_of < $as_of group by discrepancy_id
         """,
         {"as_of": as_of},
@@ -212,8 +213,14 @@ def discrepancies(conn, as_of: date, rules: RuleSet, run_id: str) -> None:
                    case when p.status = 'written_off' then 'written_off' else 'resolved' end,
                    p.candidates, p.detail,
                    coalesce(p.resolution, 'auto: no longer detected')
-            from recon_previous p
+            from recon_previous p join recon_history h using (discrepancy_id)
             where p.discrepancy_id not in (select discrepancy_id from recon_current)
+              -- An item that was only ever pending is carried once, into the slice of the
+              -- date it cleared; after that its history is that slice. Carrying every such
+              -- item into every later slice made each slice hold all of history (O(days^2)).
+              and (p.status in ('open', 'pending') or h.ever_open
+                   or coalesce(p.resolution, '') not like 'auto:%'
+                   or p.discrepancy_id in (select discrepancy_id from recon_effective))
         )
         select $as_of as as_of, m.discrepancy_id, m.leg, m.type, m.reference, m.amount_minor,
                m.currency, m.detected_on, datediff('day', m.detected_on, $as_of)::integer
@@ -299,8 +306,16 @@ def decisions(conn, as_of: date, run_id: str) -> None:
         conn,
         """
         create or replace temp table recon_out_decisions as
-        select $as_of as as_of, *, 'recon' as source, $run as run_id
-        from recon_decisions_raw order by idempotency_key
+        select $as_of as as_of, d.*, 'recon' as source, $run as run_id
+        from recon_decisions_raw d
+        -- A decision an earlier date already recorded, with the same payload, is not
+        -- repeated: a date's slice holds what reconciliation newly decided (or decided
+        -- differently, which the event store then reports as a conflict). Decisions this
+        -- date recorded on an earlier run of it stay, so a rerun writes the same slice.
+        anti join (select idempotency_key, payload_hash from store.events
+                   where source = 'recon' and file_id != 'recon:' || $as_of) s
+            on s.idempotency_key = d.idempotency_key and s.payload_hash = sha256(d.payload)
+        order by idempotency_key
         """,
         {"as_of": as_of, "run": run_id},
     )
