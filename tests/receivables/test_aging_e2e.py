@@ -14,10 +14,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 
 from billing_pipeline.domain.invoices import aging_bucket
 from billing_pipeline.domain.rounding import convert_minor
+from billing_pipeline.receivables.version_builds import EVERYTHING, versions_frame
 from billing_pipeline.sample import generate_world
 
 pytestmark = pytest.mark.e2e
@@ -148,6 +150,25 @@ def test_reports_for_published_dates_do_not_change_when_later_days_arrive(world)
     assert before["invoice_aging"], "the first three days published an aging"
     for name in STABLE:
         assert _published(root, name, DAYS[2]) == before[name], name
+
+
+def test_invoice_versions_built_incrementally_equal_a_fold_of_all_history(world):
+    root, _ = world
+    with duckdb.connect(str(root / "warehouse" / "billing.duckdb"), read_only=True) as conn:
+        refolded = versions_frame(conn, EVERYTHING)
+        built = conn.sql("select * from receivables.invoice_versions").pl()
+    key = ["invoice_id", "known_from"]
+    columns = [c for c in refolded.columns if c != "built_through_seq"]
+    # (the same instants; the reading connection may name UTC "Etc/UTC")
+    utc = pl.col("state_since").dt.convert_time_zone("UTC")
+    same = [f.select(columns).with_columns(utc).sort(key) for f in (built, refolded)]
+    assert same[0].equals(same[1])
+    # The second run (days 4-5) refolded only the invoices its events reached, the late
+    # credit note's invoice of day 2 among them.
+    builds = built.group_by("built_through_seq").agg(invoices=pl.col("invoice_id").unique())
+    assert len(builds) == 2
+    latest = builds.sort("built_through_seq")["invoices"][-1].to_list()
+    assert LATE_INVOICE in latest and len(latest) < built["invoice_id"].n_unique()
 
 
 def test_aging_equals_the_receivables_the_ledger_knew_on_every_date(world):
