@@ -12,7 +12,7 @@ DECISIONS = """
 create or replace temp view recon_decisions_raw as
 with lp as (
     select m.left_refs[1] as lkey, m.right_refs[1] as rkey
-    from recon_work_matches m where m.leg = 'ledger_processor' and len(m.left_refs) = 1
+    from recon_every_match m where m.leg = 'ledger_processor' and len(m.left_refs) = 1
         and len(m.right_refs) = 1
 ),
 settled as (

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from billing_pipeline.recon import legs, matcher, outputs, resolutions, sources, store
+from billing_pipeline.recon import carry, legs, matcher, outputs, resolutions, sources, store
 from billing_pipeline.recon.criteria import install_macros
 from billing_pipeline.recon.rules import LEGS, RuleSet
 
@@ -61,6 +61,7 @@ def compute(conn, as_of: date, rules: RuleSet, run_id: str, found: list) -> None
     legs.prepare(conn)
     outputs.load_resolutions(conn, found, as_of)
     outputs.manual_matches(conn, as_of)
+    carry.carry_matches(conn, as_of, rules)
     legs.after_rule(conn, "bank_invoice")
     for leg in LEG_ORDER:
         for rule in rules.for_leg(leg):
@@ -78,6 +79,11 @@ def compute(conn, as_of: date, rules: RuleSet, run_id: str, found: list) -> None
     outputs.discrepancies(conn, as_of, rules, run_id)
     outputs.decisions(conn, as_of, run_id)
     outputs.metrics(conn, as_of, run_id)
+    matcher.execute(
+        conn,
+        carry.MARK,
+        {"as_of": as_of, "rules_version": rules.version, "engine": carry.ENGINE, "run": run_id},
+    )
 
 
 def _report(conn, as_of: date, rules: RuleSet, run_id: str) -> ReconReport:

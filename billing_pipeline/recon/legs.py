@@ -105,7 +105,7 @@ def _late(earlier: str, later: str, window: Tolerance | None) -> str:
 
 
 _PAIRS = """
-    (select m.rule_id, m.left_refs[1] as lkey, m.right_refs[1] as rkey from recon_work_matches m
+    (select m.rule_id, m.left_refs[1] as lkey, m.right_refs[1] as rkey from recon_every_match m
      where m.leg = '{leg}' and m.strategy = 'one_to_one')
 """
 _UNUSED = "key not in (select key from recon_consumed)"

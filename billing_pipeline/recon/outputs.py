@@ -155,7 +155,14 @@ def matches(conn, as_of: date, rules_version: str, run_id: str) -> None:
                            || '|' || array_to_string(right_refs, ',')), 16) as match_id,
                leg, rule_id, rule_version, strategy, left_refs, right_refs, amount_minor,
                currency, evidence, matched_on, $rules_version as rules_version, $run as run_id
-        from sized order by leg, match_id
+        from sized
+        union all
+        -- carried from the previous slice (recon.carry): their items and size are unchanged
+        select $as_of, match_id, 'ledger_processor', rule_id, rule_version, strategy,
+               left_refs, right_refs, amount_minor, currency, evidence, matched_on,
+               $rules_version, $run
+        from recon_carried
+        order by leg, match_id
         """,
         {"as_of": as_of, "rules_version": rules_version, "run": run_id},
     )

@@ -34,13 +34,17 @@ create table if not exists recon_store.resolutions_log (
     as_of date not null, file varchar not null, line bigint not null,
     discrepancy_id varchar, action varchar, note varchar, who varchar, refs varchar[],
     outcome varchar not null, reason varchar, applied_at date not null, run_id varchar not null);
+-- The last stored event a date's run had read, so a later date can start from its slice.
+create table if not exists recon_store.run_marks (
+    as_of date not null, upto_seq bigint, rules_version varchar not null,
+    engine varchar not null, run_id varchar not null);
 create table if not exists recon_store.metrics (
     as_of date not null, leg varchar not null, metric varchar not null,
     type varchar, age_bucket varchar, currency varchar, value decimal(38, 4) not null,
     run_id varchar not null);
 """
 
-TABLES = ("matches", "discrepancies", "decisions", "resolutions_log", "metrics")
+TABLES = ("matches", "discrepancies", "decisions", "resolutions_log", "metrics", "run_marks")
 
 
 def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:

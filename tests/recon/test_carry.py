@@ -1,0 +1,82 @@
+"""Leg-1 matches are carried from the previous run's slice unless something new reaches their
+processor reference; a carried run writes what a run over all history writes."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+from billing_pipeline.recon import load_rules, reconcile
+from billing_pipeline.recon.carry import partitions_by_reference
+from billing_pipeline.recon.store import TABLES
+from tests.recon.builders import RULES_PATH, Store
+
+MON, TUE, WED = date(2026, 10, 5), date(2026, 10, 6), date(2026, 10, 7)
+RULES = load_rules(RULES_PATH)
+
+
+def _carried(s: Store) -> set[str]:
+    return {r[0][0] for r in s.rows("select left_refs from recon_carried")}
+
+
+def _from_scratch(s: Store, as_of: date) -> dict[str, list[tuple]]:
+    """What the run wrote, against the same run with no run marks (nothing carried)."""
+    written = {t: s.rows(f"select * exclude (run_id) from recon_out_{t} order by all")
+               for t in TABLES}  # fmt: skip
+    s.conn.execute("create or replace temp table marks as from recon_store.run_marks")
+    s.conn.execute("delete from recon_store.run_marks")
+    reconcile(s.conn, as_of, RULES, "scratch", write=False)
+    s.conn.execute("insert into recon_store.run_marks from marks")
+    again = {t: s.rows(f"select * exclude (run_id) from recon_out_{t} order by all")
+             for t in TABLES}  # fmt: skip
+    assert again == written
+    return written
+
+
+def test_a_match_nothing_new_reaches_is_carried_and_the_result_is_unchanged():
+    s = Store()
+    capture = s.payment("p1", "ch_1", MON, 1000)["captured"]
+    s.line("ch_1", "charge", MON, 1000, payout="po_1")
+    reconcile(s.conn, MON, RULES, "r")
+    s.payment("p2", "ch_2", TUE, 2000)
+    s.line("ch_2", "charge", TUE, 2000, payout="po_2")
+    reconcile(s.conn, TUE, RULES, "r")
+    assert _carried(s) == {capture}
+    matches = _from_scratch(s, TUE)["matches"]
+    assert len([m for m in matches if m[2] == "ledger_processor"]) == 2
+
+
+def test_a_late_line_for_an_old_reference_reopens_its_match():
+    s = Store()
+    s.payment("p1", "ch_1", MON, 1000)
+    s.line("ch_1", "charge", MON, 1000, payout="po_1")
+    reconcile(s.conn, MON, RULES, "r")
+    # Delivered after Monday's run but dated Monday: a second line for the same charge.
+    late = s.line("ch_1", "charge", MON, 1000, payout="po_1", line_ref="txn_again")
+    reconcile(s.conn, TUE, RULES, "r")
+    assert _carried(s) == set()
+    written = _from_scratch(s, TUE)
+    assert not [m for m in written["matches"] if m[2] == "ledger_processor"]
+    (candidates,) = [d[10] for d in written["discrepancies"] if d[3] == "ambiguous"]
+    assert late in candidates
+
+
+def test_a_new_payment_event_reopens_its_reference_even_without_a_settlement_line():
+    s = Store()
+    s.payment("p1", "ch_1", MON, 1000)
+    s.line("ch_1", "charge", MON, 1000, payout="po_1")
+    reconcile(s.conn, MON, RULES, "r")
+    s.payment("p1", "ch_1", TUE, 400, kinds=("refunded",))
+    reconcile(s.conn, WED, RULES, "r")
+    assert _carried(s) == set()
+    _from_scratch(s, WED)
+
+
+def test_rules_that_do_not_split_by_reference_carry_nothing():
+    assert partitions_by_reference(RULES)
+    loose = [
+        replace(rule, criteria=tuple(c for c in rule.criteria if "processor_ref" not in c.field))
+        if rule.leg == "ledger_processor" else rule
+        for rule in RULES.rules
+    ]  # fmt: skip
+    assert not partitions_by_reference(replace(RULES, rules=tuple(loose)))
