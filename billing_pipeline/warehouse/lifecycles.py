@@ -37,10 +37,11 @@ from store.events
 where event_type like 'payment.%' {scope}
 order by payment_id nulls first, occurred_at, event_id
 """
-# A scoped fold picks its events by the keys `ledger_keys` copied (payment_key is
-# coalesce(payload->>'payment_id', chr(0))): only the picked payloads are parsed.
+# Payments are picked by their payload's key, not through `ledger_keys`' copies: a semi-join
+# on seq reads every stored payload just the same, and measured no faster (slower for an
+# empty scope, which DuckDB skips here).
 _PAYMENT_SCOPE = (
-    f"and seq in (select seq from {KEYS} where payment_key in (select key from {PAYMENT_SCOPE}))"
+    f"and coalesce(payload->>'payment_id', chr(0)) in (select key from {PAYMENT_SCOPE})"
 )
 
 _INVOICE_EVENTS = """
@@ -63,15 +64,16 @@ select idempotency_key, 'invoice.payment_applied', occurred_at,
 from store.events
 where event_type = 'recon.cash_applied' {scope}
 """
+# Invoices are picked through `ledger_keys`' copies: only the picked payloads are parsed.
 _INVOICE_KEYS = f"select seq from {KEYS} where coalesce(invoice_id, chr(0)) in (select key from "
 _INVOICE_SCOPE = _INVOICE_EVENTS.format(scope=f"and seq in ({_INVOICE_KEYS}{INVOICE_SCOPE}))")
 _NEW = "seq > $since and seq <= $upto"
 _PAYMENT_RESUME = (
-    f"and seq in (select seq from {KEYS} where payment_key in (select key from {PAYMENT_RESUME}))"
-    f" and {_NEW}"
+    f"and coalesce(payload->>'payment_id', chr(0)) in (select key from {PAYMENT_RESUME}) and {_NEW}"
 )
+# The window twice: the store's zone maps skip old events, the copies' too.
 _INVOICE_RESUME = _INVOICE_EVENTS.format(
-    scope=f"and seq in ({_INVOICE_KEYS}{INVOICE_RESUME})) and {_NEW}"
+    scope=f"and seq in ({_INVOICE_KEYS}{INVOICE_RESUME}) and {_NEW}) and {_NEW}"
 )
 
 
