@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import duckdb
 
+from billing_pipeline.warehouse import ledger_keys
+from billing_pipeline.warehouse.ledger_keys import KEYS
 from billing_pipeline.warehouse.lifecycles import (
     INVOICE_RESUME,
     INVOICE_SCOPE,
@@ -28,8 +30,10 @@ from billing_pipeline.warehouse.lifecycles import (
 PAYMENT_MOVES = (
     "('payment.captured', 'payment.refunded', 'payment.dispute_opened', 'payment.dispute_won')"
 )
-_PAYMENT_KEY = "coalesce(payload->>'payment_id', chr(0))"
-_INVOICE_KEY = "coalesce(payload->>'invoice_id', chr(0))"
+# Keys are read from `ledger_cache.event_keys` (`ledger_keys`), not the payloads: the same
+# values, parsed once per event instead of once per run over the whole history.
+_PAYMENT_KEY = "payment_key"  # coalesce(payload->>'payment_id', chr(0))
+_INVOICE_KEY = "coalesce(invoice_id, chr(0))"
 _INVOICE_EVENT = "(event_type like 'invoice.%' or event_type = 'recon.cash_applied')"
 # The ledger's quarantine rows carry the event's file, line and payload, not its key.
 LEDGER_QUARANTINE_EVENTS = """
@@ -44,10 +48,11 @@ where q.stage = 'ledger'
 
 def scope_new_events(conn: duckdb.DuckDBPyConnection, since_seq: int, upto_seq: int) -> None:
     """Start from the aggregates named by events appended in (`since_seq`, `upto_seq`]."""
+    ledger_keys.refresh(conn)
     conn.execute(
         "create or replace temp table ledger_new_events as "
-        "select idempotency_key, event_type, payload from store.events "
-        "where seq > $since and seq <= $upto",
+        f"select idempotency_key, event_type, {_PAYMENT_KEY} as payment_key, invoice_id, "
+        f"processor, processor_ref from {KEYS} where seq > $since and seq <= $upto",
         {"since": since_seq, "upto": upto_seq},
     )
     conn.execute(
@@ -66,9 +71,11 @@ def scope_new_events(conn: duckdb.DuckDBPyConnection, since_seq: int, upto_seq: 
 
 def scope_sample(conn: duckdb.DuckDBPyConnection, bucket: int, buckets: int) -> None:
     """Start from a deterministic sample: payments and invoices whose key hashes to `bucket`."""
+    ledger_keys.refresh(conn)
     conn.execute(
         "create or replace temp table ledger_new_events as "
-        "select idempotency_key, event_type, payload from store.events limit 0"
+        f"select idempotency_key, event_type, {_PAYMENT_KEY} as payment_key, invoice_id, "
+        f"processor, processor_ref from {KEYS} limit 0"
     )
     for table, key, where in (
         (PAYMENT_SCOPE, _PAYMENT_KEY, "event_type like 'payment.%'"),
@@ -76,7 +83,7 @@ def scope_sample(conn: duckdb.DuckDBPyConnection, bucket: int, buckets: int) -> 
     ):
         conn.execute(
             f"create or replace temp table {table} as select distinct {key} as key "
-            f"from store.events where {where} and hash({key}) % $n = $bucket",
+            f"from {KEYS} where {where} and hash({key}) % $n = $bucket",
             {"n": buckets, "bucket": bucket},
         )
     _link(conn)
@@ -89,8 +96,8 @@ def scope_sample(conn: duckdb.DuckDBPyConnection, bucket: int, buckets: int) -> 
 def _link(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(
         "create or replace temp table ledger_links as "
-        f"select distinct {_PAYMENT_KEY} as payment_key, payload->>'invoice_id' as invoice_id "
-        "from store.events where event_type like 'payment.%' and payload->>'invoice_id' is not null"
+        f"select distinct {_PAYMENT_KEY} as payment_key, invoice_id from {KEYS} "
+        "where event_type like 'payment.%' and invoice_id is not null"
     )
 
 
@@ -130,8 +137,8 @@ def _split_resumable(conn: duckdb.DuckDBPyConnection, since: int, upto: int) -> 
         create or replace temp table {PAYMENT_SCOPE} as
         with ev as (
             select {_PAYMENT_KEY} as key, {order} as o, seq > $since as new,
-                   payload->>'invoice_id' as invoice_id, payload->>'customer_id' as customer_id
-            from store.events
+                   invoice_id, customer_id
+            from {KEYS}
             where event_type like 'payment.%' and seq <= $upto
               and {_PAYMENT_KEY} in (select key from ledger_touched_payments)
         ),
@@ -153,12 +160,12 @@ def _split_resumable(conn: duckdb.DuckDBPyConnection, since: int, upto: int) -> 
         create or replace temp table {INVOICE_SCOPE} as
         with ev as (
             select {_INVOICE_KEY} as key, {order} as o, seq > $since as new
-            from store.events
+            from {KEYS}
             where {_INVOICE_EVENT} and seq <= $upto
               and {_INVOICE_KEY} in (select key from ledger_touched_invoices)
             union all
             select l.invoice_id, {order}, seq > $since
-            from store.events join ledger_links l on l.payment_key = {_PAYMENT_KEY}
+            from {KEYS} e join ledger_links l on l.payment_key = e.{_PAYMENT_KEY}
             where event_type = 'payment.captured' and seq <= $upto
               and l.invoice_id in (select key from ledger_touched_invoices)
         ),
@@ -182,10 +189,10 @@ def _dirty(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(
         f"""
         create or replace temp table ledger_refold_events as
-        select idempotency_key as event_id from store.events
+        select idempotency_key as event_id from {KEYS}
         where event_type like 'payment.%' and {_PAYMENT_KEY} in (select key from {PAYMENT_SCOPE})
         union
-        select idempotency_key from store.events
+        select idempotency_key from {KEYS}
         where {_INVOICE_EVENT} and {_INVOICE_KEY} in (select key from {INVOICE_SCOPE})
         """
     )
@@ -193,18 +200,15 @@ def _dirty(conn: duckdb.DuckDBPyConnection) -> None:
         f"""
         create or replace temp table ledger_dirty_events as
         with moved as (
-            select distinct payload->>'processor' as processor,
-                   payload->>'processor_ref' as processor_ref
-            from ledger_new_events
+            select distinct processor, processor_ref from ledger_new_events
             where event_type in {PAYMENT_MOVES} or event_type like 'settlement.%'
         )
         select event_id from ledger_refold_events
         union
         select idempotency_key from ledger_new_events
         union
-        select e.idempotency_key from store.events e
-        join moved m on m.processor = e.payload->>'processor'
-                    and m.processor_ref = e.payload->>'processor_ref'
+        select e.idempotency_key from {KEYS} e
+        join moved m on m.processor = e.processor and m.processor_ref = e.processor_ref
         where e.event_type in {PAYMENT_MOVES}
         union
         select event_id from ({LEDGER_QUARANTINE_EVENTS}) where reason like 'posting:%'
@@ -213,21 +217,20 @@ def _dirty(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(
         f"""
         create or replace temp table ledger_fact_scope as
-        with dirty as (
-            select * from store.events
-            where idempotency_key in (select event_id from ledger_dirty_events)
+        with keys as (
+            select distinct processor, processor_ref from {KEYS}
+            where event_type in {PAYMENT_MOVES}
+              and idempotency_key in (select event_id from ledger_dirty_events)
         ),
-        keys as (
-            select distinct payload->>'processor' as processor,
-                   payload->>'processor_ref' as processor_ref
-            from dirty where event_type in {PAYMENT_MOVES}
+        matched as (
+            select e.seq from {KEYS} e
+            join keys k on k.processor = e.processor and k.processor_ref = e.processor_ref
+            where (e.event_type in {PAYMENT_MOVES} or e.event_type like 'settlement.%')
+              and e.idempotency_key not in (select event_id from ledger_dirty_events)
         )
-        select * from dirty
+        select * from store.events
+        where idempotency_key in (select event_id from ledger_dirty_events)
         union all
-        select e.* from store.events e
-        join keys k on k.processor = e.payload->>'processor'
-                   and k.processor_ref = e.payload->>'processor_ref'
-        where (e.event_type in {PAYMENT_MOVES} or e.event_type like 'settlement.%')
-          and e.idempotency_key not in (select event_id from ledger_dirty_events)
+        select * from store.events where seq in (select seq from matched)
         """
     )

@@ -1,0 +1,99 @@
+"""Time day 3's incremental ledger step of a 3-day 100k/day world, directly (no Dagster).
+
+python benchmarks/profiles/ledger_day3.py setup <warehouse.duckdb> <base.duckdb> <cut_seq> <day>
+    Copies a warehouse whose store holds all days and builds its ledger in full up to
+    `cut_seq` (the last seq of the day before), hiding the later events and rates files
+    (partition_date > `day`) meanwhile: the state the day-3 run starts from.
+python benchmarks/profiles/ledger_day3.py run <base.duckdb> <copy.duckdb> <cut_seq>
+    Copies the base and runs the ledger step (rebuild_ledger + journal_rebuilds_identically)
+    on it, printing CPU (time.process_time: the machine is shared) and wall per phase. The
+    ledger's key copies, if any, are first brought to `cut_seq`, as day 2's run left them.
+"""
+
+import json
+import shutil
+import sys
+import time
+from collections import defaultdict
+from datetime import UTC, datetime
+
+import duckdb
+
+from billing_pipeline.domain.rounding import RoundingRule
+from billing_pipeline.warehouse import ledger, ledger_delta, ledger_keys
+from billing_pipeline.warehouse.tables import use_utc
+
+RULE = RoundingRule.HALF_EVEN
+
+
+def setup(source: str, base: str, cut: int, day: str) -> None:
+    shutil.copy(source, base)
+    conn = duckdb.connect(base)
+    use_utc(conn)
+    conn.execute("create table main.hold_events as from store.events where seq > ?", [cut])
+    conn.execute("create table main.hold_rates as from raw.rates where partition_date > ?", [day])
+    conn.execute("delete from store.events where seq > ?", [cut])
+    conn.execute("delete from raw.rates where partition_date > ?", [day])
+    ledger.rebuild_ledger(conn, "USD", RULE, "setup", datetime.now(UTC), full=True)
+    conn.execute("insert into store.events from main.hold_events order by seq")
+    conn.execute("insert into raw.rates from main.hold_rates")
+    conn.execute("drop table main.hold_events")
+    conn.execute("drop table main.hold_rates")
+    conn.close()
+
+
+def _keys_at(conn: duckdb.DuckDBPyConnection, cut: int) -> None:
+    ledger_keys.refresh(conn)
+    conn.execute("delete from ledger_cache.event_keys where seq > ?", [cut])
+    conn.execute(
+        "update ledger_cache.watermark set seq = $cut, "
+        "chain_hash = (select chain_hash from store.events where seq = $cut), "
+        "events = (select count(*) from store.events where seq <= $cut)",
+        {"cut": cut},
+    )
+
+
+def run(base: str, copy: str, cut: int) -> dict:
+    shutil.copy(base, copy)
+    conn = duckdb.connect(copy)
+    use_utc(conn)
+    _keys_at(conn, cut)
+    phases = defaultdict(lambda: [0.0, 0.0])
+
+    def timed(module, name):
+        function = getattr(module, name)
+
+        def wrapper(*args, **kwargs):
+            cpu, wall = time.process_time(), time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                phases[name][0] += time.process_time() - cpu
+                phases[name][1] += time.perf_counter() - wall
+
+        setattr(module, name, wrapper)
+
+    for name in ("scope_new_events", "compute_delta", "write_delta", "scope_sample"):
+        timed(ledger, name)
+    for name in ("fold_all", "resume", "build_facts", "post_entries"):
+        timed(ledger_delta, name)
+    timed(ledger_keys, "refresh")  # part of scope_new_events and scope_sample
+    cpu, wall = time.process_time(), time.perf_counter()
+    report = ledger.rebuild_ledger(conn, "USD", RULE, "bench", datetime.now(UTC))
+    ok = ledger.journal_rebuilds_identically(conn, "USD", RULE)
+    result = {
+        "mode": report.mode,
+        "check": ok,
+        "cpu": round(time.process_time() - cpu, 2),
+        "wall": round(time.perf_counter() - wall, 2),
+        "phases (cpu, wall)": {k: [round(v[0], 2), round(v[1], 2)] for k, v in phases.items()},
+    }
+    conn.close()
+    return result
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "setup":
+        setup(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])
+    else:
+        print(json.dumps(run(sys.argv[2], sys.argv[3], int(sys.argv[4])), indent=1))

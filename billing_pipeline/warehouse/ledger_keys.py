@@ -1,0 +1,105 @@
+"""Typed copies of the event keys an incremental ledger run scopes by, kept up to date.
+
+Scoping a run (`ledger_scope`) and folding its aggregates (`lifecycles`) look events up by
+payment, invoice, customer and processor reference; reading those out of the JSON payloads
+of every stored event, every run, was most of an incremental run. Stored events never change
+and only ever get higher `seq` numbers, so each event's keys are parsed once, the first time
+a run sees it, into `ledger_cache.event_keys` (one row per stored event).
+
+`ledger_cache.watermark` remembers the last `seq` copied, its chain hash, how many events had
+been stored up to it and a hash of the extraction SQL. If the store no longer agrees (rebuilt
+or replaced) or the SQL changed, the copies are dropped and rebuilt from the first event:
+they are a cache, never a source of truth (the precedent is `recon.items`). The columns are
+exactly the expressions the scoping used to read from the payload, null handling included:
+`payment_key` is `ledger_scope`'s key (a payment without id is `chr(0)`), `invoice_id` is
+the raw value (the invoice key coalesces it where it is a key).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import duckdb
+
+KEYS = "ledger_cache.event_keys"
+
+DDL = """
+create schema if not exists ledger_cache;
+create table if not exists ledger_cache.watermark (
+    seq bigint not null, chain_hash varchar not null, events bigint not null,
+    extraction varchar not null);
+create table if not exists ledger_cache.event_keys (
+    seq bigint not null, idempotency_key varchar not null, event_type varchar not null,
+    occurred_at timestamptz not null, payment_key varchar not null, invoice_id varchar,
+    customer_id varchar, processor varchar, processor_ref varchar);
+"""
+
+# Each payload is parsed once: json_extract_string with a list of paths gives the same
+# strings as `payload->>'name'` for each of them.
+INSERT = """
+insert into ledger_cache.event_keys
+select seq, idempotency_key, event_type, occurred_at, coalesce(f[1], chr(0)), f[2], f[3],
+       f[4], f[5]
+from (select seq, idempotency_key, event_type, occurred_at,
+             json_extract_string(payload, ['payment_id', 'invoice_id', 'customer_id',
+                 'processor', 'processor_ref']) as f
+      from store.events where seq > $since)
+"""
+# Copies made by other extraction SQL (an older release) are rebuilt, not mixed with new ones.
+EXTRACTION = hashlib.sha256((DDL + INSERT).encode()).hexdigest()[:16]
+
+
+def refresh(conn: duckdb.DuckDBPyConnection) -> int:
+    """Copy the keys of the events stored since the last run; returns how many.
+
+    One transaction: a run stopped half-way leaves the copies and watermark as they were."""
+    conn.execute(DDL)
+    conn.execute("begin transaction")
+    try:
+        copied = _copy_new_events(conn)
+        conn.execute("commit")
+    except BaseException:
+        conn.execute("rollback")
+        raise
+    return copied
+
+
+def _copy_new_events(conn: duckdb.DuckDBPyConnection) -> int:
+    since = _valid_watermark(conn)
+    # Rows past the watermark would come from a run that stopped before moving it.
+    conn.execute("delete from ledger_cache.event_keys where seq > ?", [since])
+    last = conn.execute(
+        "select seq, chain_hash from store.events order by seq desc limit 1"
+    ).fetchall()
+    if not last or last[0][0] <= since:
+        return 0
+    conn.execute(INSERT, {"since": since})
+    events, copied = conn.execute(
+        "select count(*), count(*) filter (where seq > $since) from store.events "
+        "where seq <= $last",
+        {"since": since, "last": last[0][0]},
+    ).fetchone()
+    conn.execute("delete from ledger_cache.watermark")
+    conn.execute(
+        "insert into ledger_cache.watermark values (?, ?, ?, ?)", [*last[0], events, EXTRACTION]
+    )
+    return copied
+
+
+def _valid_watermark(conn: duckdb.DuckDBPyConnection) -> int:
+    """The watermark's seq if the store still holds exactly what it saw, else 0 (rebuild)."""
+    mark = conn.execute(
+        "select seq, chain_hash, events from ledger_cache.watermark where extraction = ?",
+        [EXTRACTION],
+    ).fetchall()
+    if mark:
+        seq, chain_hash, events = mark[0]
+        (count,) = conn.execute(
+            "select count(*) from store.events where seq <= ?", [seq]
+        ).fetchone()
+        stored = conn.execute("select chain_hash from store.events where seq = ?", [seq])
+        if count == events and stored.fetchall() == [(chain_hash,)]:
+            return seq
+    conn.execute("delete from ledger_cache.event_keys")
+    conn.execute("delete from ledger_cache.watermark")
+    return 0

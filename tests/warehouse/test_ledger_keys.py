@@ -1,0 +1,95 @@
+"""The ledger scopes runs by keys copied out of the payloads once (`ledger_cache.event_keys`).
+
+The copies must say exactly what the payloads say, null handling included, after any number
+of appends; and when the store is not the one they were taken from, they are rebuilt rather
+than trusted.
+"""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+
+from billing_pipeline.warehouse import ledger_keys
+from billing_pipeline.warehouse.event_store import ensure_store
+
+# What `ledger_scope` used to read from every payload, every run.
+FROM_PAYLOADS = """
+select seq, idempotency_key, event_type, occurred_at,
+       coalesce(payload->>'payment_id', chr(0)), payload->>'invoice_id',
+       payload->>'customer_id', payload->>'processor', payload->>'processor_ref'
+from store.events
+"""
+COPIES = "select * from ledger_cache.event_keys"
+
+PAYLOADS = [
+    ("payment.authorized", {"payment_id": "pay_1", "invoice_id": "in_1", "customer_id": "c_1",
+                            "processor": "stripe", "processor_ref": "ch_1"}),
+    ("payment.captured", {"payment_id": None, "processor": "adyen", "processor_ref": 42}),
+    ("invoice.sent", {"invoice_id": "in_1", "customer_id": None}),
+    ("recon.cash_applied", {"invoice_id": "in_2", "bank_line_key": "b_1"}),
+    ("settlement.charge", {"processor": "stripe", "processor_ref": "ch_1", "extra": [1, 2]}),
+    ("payment.refunded", {}),
+]  # fmt: skip
+
+
+def _append(conn: duckdb.DuckDBPyConnection, payloads, chain: str = "h") -> None:
+    (last,) = conn.execute("select coalesce(max(seq), 0) from store.events").fetchone()
+    for offset, (event_type, payload) in enumerate(payloads, start=1):
+        seq = last + offset
+        conn.execute(
+            "insert into store.events values ($seq, $key, $type, "
+            "timestamptz '2026-10-05 10:00:00+00' + to_seconds($seq), date '2026-10-05', "
+            "'x', null, $payload, 'p', 'prev', $chain || $seq, 'events', 'f', $seq, "
+            "date '2026-10-05', now(), 'r')",
+            {"seq": seq, "key": f"ev_{seq}", "type": event_type, "payload": json.dumps(payload),
+             "chain": chain},
+        )  # fmt: skip
+
+
+def _disagreements(conn: duckdb.DuckDBPyConnection) -> list:
+    return conn.execute(
+        f"({COPIES} except all {FROM_PAYLOADS}) union all ({FROM_PAYLOADS} except all {COPIES})"
+    ).fetchall()
+
+
+def test_key_copies_agree_with_the_payloads_after_each_append():
+    conn = duckdb.connect()
+    ensure_store(conn)
+    _append(conn, PAYLOADS[:3])
+    assert ledger_keys.refresh(conn) == 3
+    _append(conn, PAYLOADS[3:])
+    assert ledger_keys.refresh(conn) == 3
+    assert ledger_keys.refresh(conn) == 0
+    assert conn.execute("select count(*) from ledger_cache.event_keys").fetchone() == (6,)
+    assert _disagreements(conn) == []
+    nulls = "select payment_key, customer_id from ledger_cache.event_keys where seq = 2"
+    assert conn.execute(nulls).fetchall() == [(chr(0), None)]
+
+
+def test_key_copies_are_rebuilt_when_the_store_is_replaced():
+    conn = duckdb.connect()
+    ensure_store(conn)
+    _append(conn, PAYLOADS)
+    ledger_keys.refresh(conn)
+    # Another store with as many events: same seqs, other chain and other keys.
+    conn.execute("delete from store.events")
+    _append(conn, [(t, {**p, "payment_id": "other"}) for t, p in PAYLOADS], chain="other")
+    assert ledger_keys.refresh(conn) == len(PAYLOADS)
+    assert _disagreements(conn) == []
+
+
+def test_key_copies_of_a_run_stopped_half_way_are_not_kept():
+    conn = duckdb.connect()
+    ensure_store(conn)
+    _append(conn, PAYLOADS[:2])
+    ledger_keys.refresh(conn)
+    # Rows past the watermark, as an interrupted copy outside a transaction would leave.
+    conn.execute(
+        "insert into ledger_cache.event_keys values (99, 'stray', 'payment.captured', "
+        "now(), 'p', null, null, null, null)"
+    )
+    _append(conn, PAYLOADS[2:])
+    ledger_keys.refresh(conn)
+    assert _disagreements(conn) == []
