@@ -3,7 +3,8 @@
 dbt writes `run_results.json` (seconds per node) and `manifest.json` (each node's folder)
 into the warehouse's dbt target folder (`defs.transform.dbt_target_path`). A node's folder
 says which stage it belongs to: `marts/receivables` is the receivables stage, `marts/fx` the
-FX stage, and so on. Whatever the dbt step took beyond its nodes (process start, imports,
+FX stage, and so on; a model outside the marts can name its stage in `meta: {stage: ...}`.
+Whatever the dbt step took beyond its nodes (process start, imports,
 parsing, Dagster's handling of dbt's events) is reported as `dbt_overhead`.
 """
 
@@ -22,7 +23,10 @@ MART_STAGES = {
 }
 
 
-def stage_of_node(fqn: list[str]) -> str:
+def stage_of_node(fqn: list[str], meta: dict | None = None) -> str:
+    """The node's stage: `meta.stage` if the model names one, else its mart folder."""
+    if meta and meta.get("stage"):
+        return str(meta["stage"])
     if len(fqn) > 2 and fqn[1] == "marts":
         return MART_STAGES.get(fqn[2], "dbt_marts_other")
     return "dbt_staging"
@@ -38,6 +42,6 @@ def node_seconds_by_stage(target: Path) -> dict[str, float]:
     seconds: dict[str, float] = {}
     for result in results:
         node = nodes.get(result["unique_id"])
-        stage = stage_of_node(node["fqn"]) if node else "dbt_staging"
+        stage = stage_of_node(node["fqn"], node.get("meta")) if node else "dbt_staging"
         seconds[stage] = seconds.get(stage, 0.0) + float(result["execution_time"])
     return seconds

@@ -21,6 +21,8 @@ def test_mart_folders_map_to_the_issue_stages():
     assert stage_of_node(["billing_pipeline", "marts", "fx", "exposure"]) == "fx"
     assert stage_of_node(["billing_pipeline", "marts", "payments", "payment_states"]) == "ledger"
     assert stage_of_node(["billing_pipeline", "staging", "stg_bank__lines"]) == "dbt_staging"
+    intermediate = ["billing_pipeline", "intermediate", "int_invoice_versions"]
+    assert stage_of_node(intermediate, {"stage": "receivables"}) == "receivables"
 
 
 def test_every_node_second_lands_in_exactly_one_stage(tmp_path):

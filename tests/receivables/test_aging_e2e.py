@@ -156,7 +156,7 @@ def test_invoice_versions_built_incrementally_equal_a_fold_of_all_history(world)
     root, _ = world
     with duckdb.connect(str(root / "warehouse" / "billing.duckdb"), read_only=True) as conn:
         refolded = versions_frame(conn, EVERYTHING)
-        built = conn.sql("select * from receivables.invoice_versions").pl()
+        built = conn.sql("select * from intermediate.int_invoice_versions").pl()
     key = ["invoice_id", "known_from"]
     columns = [c for c in refolded.columns if c != "built_through_seq"]
     # (the same instants; the reading connection may name UTC "Etc/UTC")

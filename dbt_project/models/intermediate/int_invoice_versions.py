@@ -1,4 +1,5 @@
-"""Each invoice as known from each business date on (see billing_pipeline/receivables/versions.py).
+"""Each invoice as known from each business date on (see billing_pipeline/receivables/versions.py),
+with what the incremental build needs (the mart `invoice_versions` is this without it).
 
 A Python model because a version is a fold of the invoice lifecycle over the events known by
 its date, and the fold is the domain's (one state machine, not a second one in SQL). Built
@@ -15,7 +16,6 @@ def model(dbt, session):
         incremental_strategy="delete+insert",
         unique_key="invoice_id",
         on_schema_change="append_new_columns",
-        schema="receivables",
     )
     # Read through the session below; named here so dbt knows the lineage.
     dbt.source("ledger_store", "invoice_history")
