@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import platform
+import shutil
 import sys
 from datetime import date, timedelta
 from pathlib import Path
@@ -44,6 +45,11 @@ def _world(root: Path, payments: int, days: int, seed: int) -> tuple[Path, dict]
     record = {"usage": usage.as_dict(), "inbox_bytes": _size(folder / "inbox")}
     marker.write_text(json.dumps(record))
     return folder, record
+
+
+def _fresh_warehouse(folder: Path) -> None:
+    """Every measurement starts from no warehouse: a stale one would make runs no-ops."""
+    shutil.rmtree(folder / "warehouse", ignore_errors=True)
 
 
 def _size(path: Path) -> int:
@@ -190,6 +196,7 @@ def day(payments, days, seed, root, repeats, name, warm) -> None:
     """Generate a world, run all but its last day, then time the last day end to end."""
     root.mkdir(parents=True, exist_ok=True)
     folder, generated = _world(root, payments, days, seed)
+    _fresh_warehouse(folder)
     last = START + timedelta(days=days - 1)
     earlier = (START, last - timedelta(days=1))
     if days == 1:
@@ -225,6 +232,7 @@ def backfill(payments, days, seed, root, name) -> None:
     """Generate a world and run every day of it in one process (a backfill)."""
     root.mkdir(parents=True, exist_ok=True)
     folder, generated = _world(root, payments, days, seed)
+    _fresh_warehouse(folder)
     last = START + timedelta(days=days - 1)
     record = {
         "scenario": "backfill",
