@@ -19,6 +19,8 @@ import hashlib
 
 import duckdb
 
+from billing_pipeline.warehouse.event_copies import refresh_copies
+
 DDL = """
 create schema if not exists recon_cache;
 create table if not exists recon_cache.watermark (
@@ -118,59 +120,6 @@ EXTRACTION = hashlib.sha256((DDL + "".join(INSERT.values())).encode()).hexdigest
 
 
 def refresh(conn: duckdb.DuckDBPyConnection) -> int:
-    """Copy the events stored since the last run into `recon_cache`; returns how many.
-
-    One transaction: a run stopped half-way leaves the copies and watermark as they were."""
+    """Copy the events stored since the last run into `recon_cache`; returns how many."""
     conn.execute(DDL)
-    conn.execute("begin transaction")
-    try:
-        copied = _copy_new_events(conn)
-        conn.execute("commit")
-    except BaseException:
-        conn.execute("rollback")
-        raise
-    return copied
-
-
-def _copy_new_events(conn: duckdb.DuckDBPyConnection) -> int:
-    since = _valid_watermark(conn)
-    # Rows past the watermark would come from a run that stopped before moving it.
-    for table in TABLES:
-        conn.execute(f"delete from recon_cache.{table} where seq > ?", [since])
-    last = conn.execute(
-        "select seq, chain_hash from store.events order by seq desc limit 1"
-    ).fetchall()
-    if not last or last[0][0] <= since:
-        return 0
-    for table in TABLES:
-        conn.execute(INSERT[table], {"since": since})
-    events, copied = conn.execute(
-        "select count(*), count(*) filter (where seq > $since) from store.events "
-        "where seq <= $last",
-        {"since": since, "last": last[0][0]},
-    ).fetchone()
-    conn.execute("delete from recon_cache.watermark")
-    conn.execute(
-        "insert into recon_cache.watermark values (?, ?, ?, ?)", [*last[0], events, EXTRACTION]
-    )
-    return copied
-
-
-def _valid_watermark(conn: duckdb.DuckDBPyConnection) -> int:
-    """The watermark's seq if the store still holds exactly what it saw, else 0 (rebuild)."""
-    mark = conn.execute(
-        "select seq, chain_hash, events from recon_cache.watermark where extraction = ?",
-        [EXTRACTION],
-    ).fetchall()
-    if mark:
-        seq, chain_hash, events = mark[0]
-        (count,) = conn.execute(
-            "select count(*) from store.events where seq <= ?", [seq]
-        ).fetchone()
-        stored = conn.execute("select chain_hash from store.events where seq = ?", [seq])
-        if count == events and stored.fetchall() == [(chain_hash,)]:
-            return seq
-    for table in TABLES:
-        conn.execute(f"delete from recon_cache.{table}")
-    conn.execute("delete from recon_cache.watermark")
-    return 0
+    return refresh_copies(conn, "recon_cache", TABLES, list(INSERT.values()), EXTRACTION)

@@ -21,6 +21,8 @@ import hashlib
 
 import duckdb
 
+from billing_pipeline.warehouse.event_copies import refresh_copies
+
 KEYS = "ledger_cache.event_keys"
 
 DDL = """
@@ -50,56 +52,6 @@ EXTRACTION = hashlib.sha256((DDL + INSERT).encode()).hexdigest()[:16]
 
 
 def refresh(conn: duckdb.DuckDBPyConnection) -> int:
-    """Copy the keys of the events stored since the last run; returns how many.
-
-    One transaction: a run stopped half-way leaves the copies and watermark as they were."""
+    """Copy the keys of the events stored since the last run; returns how many."""
     conn.execute(DDL)
-    conn.execute("begin transaction")
-    try:
-        copied = _copy_new_events(conn)
-        conn.execute("commit")
-    except BaseException:
-        conn.execute("rollback")
-        raise
-    return copied
-
-
-def _copy_new_events(conn: duckdb.DuckDBPyConnection) -> int:
-    since = _valid_watermark(conn)
-    # Rows past the watermark would come from a run that stopped before moving it.
-    conn.execute("delete from ledger_cache.event_keys where seq > ?", [since])
-    last = conn.execute(
-        "select seq, chain_hash from store.events order by seq desc limit 1"
-    ).fetchall()
-    if not last or last[0][0] <= since:
-        return 0
-    conn.execute(INSERT, {"since": since})
-    events, copied = conn.execute(
-        "select count(*), count(*) filter (where seq > $since) from store.events "
-        "where seq <= $last",
-        {"since": since, "last": last[0][0]},
-    ).fetchone()
-    conn.execute("delete from ledger_cache.watermark")
-    conn.execute(
-        "insert into ledger_cache.watermark values (?, ?, ?, ?)", [*last[0], events, EXTRACTION]
-    )
-    return copied
-
-
-def _valid_watermark(conn: duckdb.DuckDBPyConnection) -> int:
-    """The watermark's seq if the store still holds exactly what it saw, else 0 (rebuild)."""
-    mark = conn.execute(
-        "select seq, chain_hash, events from ledger_cache.watermark where extraction = ?",
-        [EXTRACTION],
-    ).fetchall()
-    if mark:
-        seq, chain_hash, events = mark[0]
-        (count,) = conn.execute(
-            "select count(*) from store.events where seq <= ?", [seq]
-        ).fetchone()
-        stored = conn.execute("select chain_hash from store.events where seq = ?", [seq])
-        if count == events and stored.fetchall() == [(chain_hash,)]:
-            return seq
-    conn.execute("delete from ledger_cache.event_keys")
-    conn.execute("delete from ledger_cache.watermark")
-    return 0
+    return refresh_copies(conn, "ledger_cache", ("event_keys",), (INSERT,), EXTRACTION)
