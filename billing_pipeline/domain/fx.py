@@ -24,6 +24,7 @@ import decimal
 import re
 import zipfile
 from bisect import bisect_right
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -117,25 +118,48 @@ def parse_override(
 _Series = tuple[tuple[int, ...], tuple[Decimal, ...], tuple[Source, ...]]
 
 
+class _EcbHistory(Mapping[str, "_Series"]):
+    """quote currency -> its series, each parsed into Decimals the first time it is asked for.
+
+    The file holds ~40 currencies over ~7,000 days; a run uses a handful of them. Parsing
+    every cell cost about a second in each process that books or converts (the run and its
+    dbt child), for series nobody read."""
+
+    def __init__(self, text: str) -> None:
+        header, *self._rows = text.splitlines()
+        currencies = [c.strip() for c in header.split(",")[1:]]
+        self._columns = {c: i for i, c in enumerate(currencies, start=1) if c}
+        self._cells = [row.split(",") for row in self._rows]
+        self._parsed: dict[str, _Series] = {}
+
+    def __getitem__(self, currency: str) -> _Series:
+        if currency not in self._parsed:
+            column = self._columns[currency]  # KeyError: not an ECB currency
+            points: dict[int, Decimal] = {}
+            for line_no, cells in enumerate(self._cells, start=2):
+                cell = cells[column] if column < len(cells) else ""
+                if cell in ("N/A", ""):
+                    continue
+                if not _RATE_TEXT.match(cell):
+                    raise RateError(f"ECB file line {line_no}: bad {currency} rate {cell!r}")
+                points[date.fromisoformat(cells[0]).toordinal()] = Decimal(cell)
+            self._parsed[currency] = _as_series(points, "ecb")
+        return self._parsed[currency]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._columns)
+
+    def __len__(self) -> int:
+        return len(self._columns)
+
+
 @cache
-def ecb_history() -> dict[str, _Series]:
+def ecb_history() -> Mapping[str, _Series]:
     """quote currency -> its series of units per 1 EUR, from the ECB file in the wheel."""
     archive = files("currency_converter") / "eurofxref-hist.zip"
     with archive.open("rb") as raw, zipfile.ZipFile(raw) as zipped:
         text = zipped.read(zipped.namelist()[0]).decode("utf-8")
-    header, *rows = text.splitlines()
-    currencies = [c.strip() for c in header.split(",")[1:]]
-    columns: dict[str, dict[int, Decimal]] = {c: {} for c in currencies if c}
-    for line_no, row in enumerate(rows, start=2):
-        cells = row.split(",")
-        day = date.fromisoformat(cells[0]).toordinal()
-        for currency, cell in zip(currencies, cells[1:], strict=False):
-            if not currency or cell in ("N/A", ""):
-                continue
-            if not _RATE_TEXT.match(cell):
-                raise RateError(f"ECB file line {line_no}: bad {currency} rate {cell!r}")
-            columns[currency][day] = Decimal(cell)
-    return {ccy: _as_series(days, "ecb") for ccy, days in columns.items() if days}
+    return _EcbHistory(text)
 
 
 def _as_series(points: dict[int, Decimal], source: Source) -> _Series:
@@ -148,14 +172,15 @@ class RateBook:
 
     def __init__(
         self,
-        ecb: dict[str, _Series] | None = None,
+        ecb: Mapping[str, _Series] | None = None,
         overrides: tuple[RateOverride, ...] | list[RateOverride] = (),
         max_staleness_days: int = DEFAULT_MAX_STALENESS_DAYS,
     ) -> None:
         self.max_staleness_days = max_staleness_days
-        self._series: dict[tuple[str, str], _Series] = {
-            (ECB_BASE, ccy): series for ccy, series in (ecb or {}).items()
-        }
+        # ECB series are looked up (and parsed) only for pairs a run asks for; `_series`
+        # holds the pairs that have overrides, merged with their ECB points.
+        self._ecb = ecb or {}
+        self._series: dict[tuple[str, str], _Series] = {}
         by_pair: dict[tuple[str, str], dict[int, RateOverride]] = {}
         for row in overrides:
             points = by_pair.setdefault((row.base, row.quote), {})
@@ -168,7 +193,7 @@ class RateBook:
                 )
             points[row.rate_date.toordinal()] = row
         for pair, points in by_pair.items():
-            merged = dict(zip(*self._series.get(pair, ((), (), ()))[:2], strict=True))
+            merged = dict(zip(*(self._ecb_series(pair) or ((), (), ()))[:2], strict=True))
             sources: dict[int, Source] = dict.fromkeys(merged, "ecb")
             for day, row in points.items():
                 merged[day], sources[day] = row.rate, "override"
@@ -223,10 +248,14 @@ class RateBook:
             return RateQuote(base, quote, _CROSS.divide(1, point[0]), point[1], "cross")
         return None
 
+    def _ecb_series(self, pair: tuple[str, str]) -> _Series | None:
+        base, quote = pair
+        return self._ecb[quote] if base == ECB_BASE and quote in self._ecb else None
+
     def _latest(
         self, on: date, pair: tuple[str, str], stale: list[str]
     ) -> tuple[Decimal, date, Source] | None:
-        series = self._series.get(pair)
+        series = self._series.get(pair) or self._ecb_series(pair)
         if series is None:
             return None
         days, rates, sources = series
