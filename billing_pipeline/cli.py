@@ -236,8 +236,9 @@ def recon_diff(rules_a, rules_b, as_of, inbox, warehouse) -> None:
     for schema in ("store", "recon_store"):
         conn.execute(f"create schema {schema}")
         for (table,) in conn.execute(
+            # Tables only: views (recon_store.matches) are recreated over the copies.
             "select table_name from information_schema.tables "
-            "where table_catalog = 'wh' and table_schema = ?",
+            "where table_catalog = 'wh' and table_schema = ? and table_type = 'BASE TABLE'",
             [schema],
         ).fetchall():
             conn.execute(f"create table {schema}.{table} as select * from wh.{schema}.{table}")

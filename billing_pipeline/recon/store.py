@@ -2,7 +2,9 @@
 
 Each run replaces its own `as_of` slice (delete + insert in one transaction), so running the
 same date twice gives the same rows, and the slices of earlier dates are the history that
-keeps `detected_on` stable.
+keeps `detected_on` stable. Matches are the exception in storage, not in what readers see:
+`recon_store.matches` is a view over matches stored once with the dates they hold for
+(`match_spans`).
 """
 
 from __future__ import annotations
@@ -11,14 +13,10 @@ from datetime import date
 
 import duckdb
 
+from billing_pipeline.recon import match_spans
+
 DDL = """
 create schema if not exists recon_store;
-create table if not exists recon_store.matches (
-    as_of date not null, match_id varchar not null, leg varchar not null,
-    rule_id varchar not null, rule_version integer not null, strategy varchar not null,
-    left_refs varchar[] not null, right_refs varchar[] not null,
-    amount_minor bigint, currency varchar, evidence varchar not null, matched_on date,
-    rules_version varchar not null, run_id varchar not null);
 create table if not exists recon_store.discrepancies (
     as_of date not null, discrepancy_id varchar not null, leg varchar not null,
     type varchar not null, reference varchar not null, amount_minor bigint, currency varchar,
@@ -49,6 +47,7 @@ TABLES = ("matches", "discrepancies", "decisions", "resolutions_log", "metrics",
 
 def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(DDL)
+    match_spans.ensure(conn)
 
 
 def write_slice(conn: duckdb.DuckDBPyConnection, as_of: date) -> None:
@@ -57,6 +56,9 @@ def write_slice(conn: duckdb.DuckDBPyConnection, as_of: date) -> None:
     conn.execute("begin transaction")
     try:
         for table in TABLES:
+            if table == "matches":
+                match_spans.write(conn, as_of)
+                continue
             conn.execute(f"delete from recon_store.{table} where as_of = ?", [as_of])
             conn.execute(f"insert into recon_store.{table} by name select * from recon_out_{table}")
         conn.execute("commit")
