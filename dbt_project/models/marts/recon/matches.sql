@@ -5,8 +5,9 @@ with matches as (
     select * from {{ source('recon_store', 'matches') }}
 ),
 
+-- From the list of run dates: a max over the matches view would expand every date's slice.
 latest as (
-    select max(as_of) as as_of from matches
+    select max(as_of) as as_of from {{ source('recon_store', 'match_slices') }}
 )
 
 select
