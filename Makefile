@@ -34,7 +34,7 @@ run: $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/billing-pipeline demo
 
 test: $(MANIFEST)
-	$(BIN)/python -m pytest -n 2 --dist loadfile -q -m "not crash"
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder -q -m "not crash"
 
 # The crash-safety chain: a run SIGKILLed at 20 points, rerun, compared (about 5 minutes).
 test-crash: $(MANIFEST)
