@@ -162,7 +162,6 @@ def matches(conn, as_of: date, rules_version: str, run_id: str) -> None:
                left_refs, right_refs, amount_minor, currency, evidence, matched_on,
                $rules_version, $run
         from recon_carried
-        order by leg, match_id
         """,
         {"as_of": as_of, "rules_version": rules_version, "run": run_id},
     )
