@@ -8,8 +8,13 @@ invoice event the receivable and customer-credit amounts that posting needs.
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
+import operator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import NamedTuple
+from zoneinfo import ZoneInfo
 
 import duckdb
 
@@ -23,6 +28,8 @@ PAYMENT_SCOPE, INVOICE_SCOPE = "ledger_scope_payments", "ledger_scope_invoices"
 # instead (`resume`): keys in these temp tables, new events those with seq in the window.
 PAYMENT_RESUME, INVOICE_RESUME = "ledger_resume_payments", "ledger_resume_invoices"
 NULL_KEY = chr(0)
+# The zone DuckDB gives instants read back in a UTC session (`tables.use_utc`).
+UTC = ZoneInfo("UTC")
 
 _PAYMENT_EVENTS = """
 select idempotency_key as event_id, event_type as type, occurred_at,
@@ -68,9 +75,18 @@ where event_type = 'recon.cash_applied' {scope}
 _INVOICE_KEYS = f"select seq from {KEYS} where coalesce(invoice_id, chr(0)) in (select key from "
 _INVOICE_SCOPE = _INVOICE_EVENTS.format(scope=f"and seq in ({_INVOICE_KEYS}{INVOICE_SCOPE}))")
 _NEW = "seq > $since and seq <= $upto"
-_PAYMENT_RESUME = (
-    f"and coalesce(payload->>'payment_id', chr(0)) in (select key from {PAYMENT_RESUME}) and {_NEW}"
-)
+# Resumed payments' new events come from the typed copies (`ledger_keys`): no payload is
+# parsed. A resumed key is never chr(0) (`ledger_scope` refolds that one), so it is the
+# payload's payment_id. Instants come as UTC wall-clock timestamps: DuckDB builds
+# zone-aware datetimes several times slower (`_utc` puts the zone back).
+_PAYMENT_RESUME = f"""
+select idempotency_key, event_type, timezone('UTC', occurred_at), payment_key, amount_minor,
+       currency, processor, processor_ref, invoice_id, customer_id
+from {KEYS}
+where event_type like 'payment.%' and {_NEW}
+  and payment_key in (select key from {PAYMENT_RESUME})
+order by payment_key
+"""
 # The window twice: the store's zone maps skip old events, the copies' too.
 _INVOICE_RESUME = _INVOICE_EVENTS.format(
     scope=f"and seq in ({_INVOICE_KEYS}{INVOICE_RESUME}) and {_NEW}) and {_NEW}"
@@ -159,12 +175,29 @@ def _collect_payment(result, captures, folded: Folded, card_applications: list) 
     card_applications.extend(_card_applications(result, captures))
 
 
-def _stored_states(conn, kind: str, scope: str, aggregate) -> dict:
-    """The stored state of each `kind` aggregate listed in the temp table `scope`."""
+def _stored_states(conn, kind: str, scope: str, aggregate, instants: tuple[str, ...]) -> dict:
+    """The stored state of each `kind` aggregate listed in the temp table `scope`; `instants`
+    are its timestamptz columns."""
+    names = [f.name for f in dataclasses.fields(aggregate)]
+    select = ", ".join(f"timezone('UTC', {n})" if n in instants else n for n in names)
+    at = [names.index(n) for n in instants]
     rows = conn.execute(
-        f"select * from ledger_store.{kind}_states where {kind}_id in (select key from {scope})"
+        f"select {select} from ledger_store.{kind}_states "
+        f"where {kind}_id in (select key from {scope})"
     ).fetchall()
-    return {row[0]: aggregate(*row) for row in rows}
+    states = {}
+    for row in rows:
+        if at:
+            row = list(row)
+            for i in at:
+                row[i] = _utc(row[i])
+        states[row[0]] = aggregate(*row)
+    return states
+
+
+def _utc(wall: datetime | None) -> datetime | None:
+    """A UTC wall-clock timestamp as the instant DuckDB reads back in a UTC session."""
+    return None if wall is None else wall.replace(tzinfo=UTC)
 
 
 def resume(conn: duckdb.DuckDBPyConnection, folded: Folded, since: int, upto: int) -> None:
@@ -174,21 +207,24 @@ def resume(conn: duckdb.DuckDBPyConnection, folded: Folded, since: int, upto: in
     steps first, and because a resumed payment's invoice and customer were already known
     (its earlier captures' applications do not change)."""
     window = {"since": since, "upto": upto}
-    stored = _stored_states(conn, "payment", PAYMENT_RESUME, payments.PaymentAggregate)
-    cursor = conn.execute(_PAYMENT_EVENTS.format(scope=_PAYMENT_RESUME), window)
-    columns = [d[0] for d in cursor.description]
-    by_payment: dict[str, list[payments.PaymentEvent]] = {}
+    stored = _stored_states(
+        conn, "payment", PAYMENT_RESUME, payments.PaymentAggregate, ("state_since",)
+    )
+    rows = conn.execute(_PAYMENT_RESUME, window).fetchall()
     captures: dict[str, tuple[int, object]] = {}
-    assert tuple(columns) == payments.EVENT_COLUMNS, columns
-    for values in cursor.fetchall():
-        event = payments.PaymentEvent(*values)
-        if event.type == "payment.captured":
-            captures[event.event_id] = (event.amount_minor, event.occurred_at)
-        by_payment.setdefault(event.payment_id, []).append(event)
     card_applications: list[invoices.InvoiceEvent] = []
-    for payment_id, events in by_payment.items():
+    results = []
+    for payment_id, group in itertools.groupby(rows, key=operator.itemgetter(3)):
+        events = [
+            payments.PaymentEvent(key, kind, _utc(at), pid, amount, *rest)
+            for key, kind, at, pid, amount, *rest in group
+        ]
+        for event in events:
+            if event.type == "payment.captured":
+                captures[event.event_id] = (event.amount_minor, event.occurred_at)
         folded.resumed_payments.add(payment_id)
-        result = _continue_payment(stored.get(payment_id), events)
+        results.append(payments.fold_from(stored.get(payment_id), events))
+    for result in results:
         _collect_payment(result, captures, folded, card_applications)
     by_invoice: dict[str | None, list[invoices.InvoiceEvent]] = {}
     for values in (cursor := conn.execute(_INVOICE_RESUME, window)).fetchall():
@@ -198,29 +234,12 @@ def resume(conn: duckdb.DuckDBPyConnection, folded: Folded, since: int, upto: in
         by_invoice.setdefault(event.invoice_id, []).append(event)
     for event in card_applications:
         by_invoice.setdefault(event.invoice_id, []).append(event)
-    stored_invoices = _stored_states(conn, "invoice", INVOICE_RESUME, invoices.InvoiceAggregate)
+    stored_invoices = _stored_states(
+        conn, "invoice", INVOICE_RESUME, invoices.InvoiceAggregate, ("sent_at", "state_since")
+    )
     for invoice_id, events in by_invoice.items():
         folded.resumed_invoices.add(invoice_id)
         _fold_invoice(events, folded, stored_invoices.get(invoice_id))
-
-
-def _continue_payment(start, events) -> payments.FoldResult:
-    ordered, refused = payments.sequence_events(events)
-    rejections = [payments.Rejection(e.event_id, e.payment_id, why) for e, why in refused]
-    payment, history = start, []
-    for event in ordered:
-        result = payments.apply(payment, event)
-        if isinstance(result, payments.Rejected):
-            rejections.append(payments.Rejection(event.event_id, event.payment_id, result.reason))
-            continue
-        payment = result.payment
-        history.append(
-            payments.HistoryRow(
-                payment.payment_id, result.from_state, payment.state, event.event_id,
-                event.occurred_at,
-            )
-        )  # fmt: skip
-    return payments.FoldResult(payment, history, rejections)
 
 
 def _card_applications(
