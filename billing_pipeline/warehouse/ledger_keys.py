@@ -3,9 +3,9 @@
 Scoping a run (`ledger_scope`) and folding its aggregates (`lifecycles`) look events up by
 payment, invoice, customer and processor reference; reading those out of the JSON payloads
 of every stored event, every run, was most of an incremental run. Resuming payments also
-reads their amount and currency from here, so it parses no payload at all. Stored events never change
-and only ever get higher `seq` numbers, so each event's keys are parsed once, the first time
-a run sees it, into `ledger_cache.event_keys` (one row per stored event).
+reads their amount and currency from here, so it parses no payload at all. Stored events
+never change and only ever get higher `seq` numbers, so each event's keys are parsed once,
+the first time a run sees it, into `ledger_cache.event_keys` (one row per stored event).
 
 `ledger_cache.watermark` remembers the last `seq` copied, its chain hash, how many events had
 been stored up to it and a hash of the extraction SQL. If the store no longer agrees (rebuilt
