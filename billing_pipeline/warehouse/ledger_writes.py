@@ -90,13 +90,10 @@ def write_all(conn, folded, lines: pl.DataFrame, quarantine: pl.DataFrame, run_i
 def write_delta(conn, delta: Delta, run_id, now, plan, stamp) -> None:
     """Swap the scoped rows for the delta's: aggregates, entries, realized FX of the touched
     items, every revaluation, and the quarantine rows those produced."""
+    # Keys to delete by: no order needed (sorting 200k+ ids cost half a second).
     resumed = {
-        "payment_id": pl.DataFrame(
-            {"key": sorted(delta.folded.resumed_payments)}, {"key": pl.Utf8}
-        ),
-        "invoice_id": pl.DataFrame(
-            {"key": sorted(delta.folded.resumed_invoices)}, {"key": pl.Utf8}
-        ),
+        "payment_id": pl.DataFrame({"key": list(delta.folded.resumed_payments)}, {"key": pl.Utf8}),
+        "invoice_id": pl.DataFrame({"key": list(delta.folded.resumed_invoices)}, {"key": pl.Utf8}),
     }
     for table, attribute, columns, key, scope in AGGREGATE_TABLES:
         conn.execute(f"delete from ledger_store.{table} where {key} in (select key from {scope})")
