@@ -37,7 +37,7 @@ create table if not exists ledger_cache.event_keys (
     occurred_at timestamptz not null, payment_key varchar not null, invoice_id varchar,
     customer_id varchar, processor varchar, processor_ref varchar,
     amount_minor bigint, currency varchar);
--- Copies made before the payment fold read them (`lifecycles.resume`) gain these here; the
+-- Copies made before the payment fold read them (`ledger_resume`) gain these here; the
 -- extraction hash changed with them, so they are refilled from the first event.
 alter table ledger_cache.event_keys add column if not exists amount_minor bigint;
 alter table ledger_cache.event_keys add column if not exists currency varchar;

@@ -3,20 +3,17 @@
 The folds are the domain's (`domain.payments`, `domain.invoices`); this module only feeds
 them from DuckDB in a deterministic order and collects what they say: each aggregate's
 state, its history, the events the tables refused (for quarantine), and for every accepted
-invoice event the receivable and customer-credit amounts that posting needs.
+invoice event the receivable and customer-credit amounts that posting needs. Continuing
+aggregates from their stored states, in incremental runs, is `ledger_resume`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import gc
-import itertools
 import operator
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import NamedTuple
-from zoneinfo import ZoneInfo
 
 import duckdb
 
@@ -27,11 +24,9 @@ from billing_pipeline.warehouse.ledger_keys import KEYS
 # these temp tables, each with one varchar column `key` (see `ledger_scope`).
 PAYMENT_SCOPE, INVOICE_SCOPE = "ledger_scope_payments", "ledger_scope_invoices"
 # Aggregates whose new events all come after their folded ones resume from the stored state
-# instead (`resume`): keys in these temp tables, new events those with seq in the window.
+# instead (`ledger_resume`): keys in these temp tables, new events those in the run's window.
 PAYMENT_RESUME, INVOICE_RESUME = "ledger_resume_payments", "ledger_resume_invoices"
 NULL_KEY = chr(0)
-# The zone DuckDB gives instants read back in a UTC session (`tables.use_utc`).
-UTC = ZoneInfo("UTC")
 
 _PAYMENT_EVENTS = """
 select idempotency_key as event_id, event_type as type, occurred_at,
@@ -63,7 +58,7 @@ select * from ({_PAYMENT_EVENTS.format(scope=_NO_ID_SCOPED)})
 order by payment_id nulls first, occurred_at, event_id
 """
 
-_INVOICE_EVENTS = """
+INVOICE_EVENTS = """
 select idempotency_key as event_id, event_type as type, occurred_at,
        payload->>'invoice_id' as invoice_id,
        payload->>'customer_id' as customer_id,
@@ -84,25 +79,8 @@ from store.events
 where event_type = 'recon.cash_applied' {scope}
 """
 # Invoices are picked through `ledger_keys`' copies: only the picked payloads are parsed.
-_INVOICE_KEYS = f"select seq from {KEYS} where coalesce(invoice_id, chr(0)) in (select key from "
-_INVOICE_SCOPE = _INVOICE_EVENTS.format(scope=f"and seq in ({_INVOICE_KEYS}{INVOICE_SCOPE}))")
-_NEW = "seq > $since and seq <= $upto"
-# Resumed payments' new events come from the typed copies (`ledger_keys`): no payload is
-# parsed. A resumed key is never chr(0) (`ledger_scope` refolds that one), so it is the
-# payload's payment_id. Instants come as UTC wall-clock timestamps: DuckDB builds
-# zone-aware datetimes several times slower (`_Utc` puts the zone back).
-_PAYMENT_RESUME = f"""
-select idempotency_key, event_type, timezone('UTC', occurred_at), payment_key, amount_minor,
-       currency, processor, processor_ref, invoice_id, customer_id
-from {KEYS}
-where event_type like 'payment.%' and {_NEW}
-  and payment_key in (select key from {PAYMENT_RESUME})
-order by payment_key
-"""
-# The window twice: the store's zone maps skip old events, the copies' too.
-_INVOICE_RESUME = _INVOICE_EVENTS.format(
-    scope=f"and seq in ({_INVOICE_KEYS}{INVOICE_RESUME}) and {_NEW}) and {_NEW}"
-)
+INVOICE_KEYS = f"select seq from {KEYS} where coalesce(invoice_id, chr(0)) in (select key from "
+_INVOICE_SCOPE = INVOICE_EVENTS.format(scope=f"and seq in ({INVOICE_KEYS}{INVOICE_SCOPE}))")
 
 
 class InvoiceStep(NamedTuple):
@@ -151,7 +129,7 @@ class Folded:
     resumed_invoices: set[str] = field(default_factory=set)
 
 
-def _gc_paused(function):
+def gc_paused(function):
     """Run `function` with the cyclic garbage collector paused. A fold allocates millions of
     small acyclic objects (events, states, history rows) that all stay alive, so every
     collection rescans them and frees nothing: a quarter of a 450k-event fold's time.
@@ -170,7 +148,7 @@ def _gc_paused(function):
     return paused
 
 
-@_gc_paused
+@gc_paused
 def fold_all(conn: duckdb.DuckDBPyConnection, scoped: bool = False) -> Folded:
     """Fold every aggregate, or with `scoped` only those whose keys are in the scope tables
     (each from its full history). A scoped invoice's card payments must be in scope too."""
@@ -192,7 +170,7 @@ def fold_all(conn: duckdb.DuckDBPyConnection, scoped: bool = False) -> Folded:
                     yield event
 
         for result in payments.fold_many(rows()):
-            _collect_payment(result, captures, folded, card_applications)
+            collect_payment(result, captures, folded, card_applications)
     if not scoped or card_applications or _any(conn, INVOICE_SCOPE):
         _fold_invoices(conn, card_applications, folded, scoped)
     return folded
@@ -202,7 +180,7 @@ def _any(conn: duckdb.DuckDBPyConnection, scope: str) -> bool:
     return bool(conn.execute(f"select exists (from {scope})").fetchall()[0][0])
 
 
-def _collect_payment(result, captures, folded: Folded, card_applications: list) -> None:
+def collect_payment(result, captures, folded: Folded, card_applications: list) -> None:
     # Called once per payment (100k+ a run): the common case, no rejection, stays cheap.
     if result.payment is not None:
         folded.payment_states.append(result.payment)
@@ -217,78 +195,6 @@ def _collect_payment(result, captures, folded: Folded, card_applications: list) 
 
 
 _EVENT_ID = operator.attrgetter("event_id")
-
-
-def _stored_states(conn, kind: str, scope: str, aggregate, instants: tuple[str, ...]) -> dict:
-    """The stored state of each `kind` aggregate listed in the temp table `scope`; `instants`
-    are its timestamptz columns."""
-    names = [f.name for f in dataclasses.fields(aggregate)]
-    select = ", ".join(f"timezone('UTC', {n})" if n in instants else n for n in names)
-    at = [names.index(n) for n in instants]
-    rows = conn.execute(
-        f"select {select} from ledger_store.{kind}_states "
-        f"where {kind}_id in (select key from {scope})"
-    ).fetchall()
-    utc, states = _Utc(), {}
-    for row in rows:
-        if at:
-            row = list(row)
-            for i in at:
-                row[i] = utc[row[i]]
-        states[row[0]] = aggregate(*row)
-    return states
-
-
-class _Utc(dict):
-    """UTC wall-clock timestamp -> the instant DuckDB reads back in a UTC session. Memoized:
-    events share instants (whole seconds) and `replace` costs more than a dict lookup."""
-
-    def __missing__(self, wall: datetime | None) -> datetime | None:
-        aware = self[wall] = None if wall is None else wall.replace(tzinfo=UTC)
-        return aware
-
-
-@_gc_paused
-def resume(conn: duckdb.DuckDBPyConnection, folded: Folded, since: int, upto: int) -> None:
-    """Fold the new events (seq in (since, upto]) of the resumable aggregates onto their
-    stored states, adding to `folded`. Exact because every new event of such an aggregate
-    sorts after all its folded ones (`ledger_scope`), so a full refold would replay the same
-    steps first, and because a resumed payment's invoice and customer were already known
-    (its earlier captures' applications do not change)."""
-    window = {"since": since, "upto": upto}
-    stored = _stored_states(
-        conn, "payment", PAYMENT_RESUME, payments.PaymentAggregate, ("state_since",)
-    )
-    rows = conn.execute(_PAYMENT_RESUME, window).fetchall()
-    captures: dict[str, tuple[int, object]] = {}
-    card_applications: list[invoices.InvoiceEvent] = []
-    results, utc = [], _Utc()
-    for payment_id, group in itertools.groupby(rows, key=operator.itemgetter(3)):
-        events = [
-            payments.PaymentEvent(key, kind, utc[at], pid, amount, cur, proc, ref, inv, cust)
-            for key, kind, at, pid, amount, cur, proc, ref, inv, cust in group
-        ]
-        for event in events:
-            if event.type == "payment.captured":
-                captures[event.event_id] = (event.amount_minor, event.occurred_at)
-        folded.resumed_payments.add(payment_id)
-        results.append(payments.fold_from(stored.get(payment_id), events))
-    for result in results:
-        _collect_payment(result, captures, folded, card_applications)
-    by_invoice: dict[str | None, list[invoices.InvoiceEvent]] = {}
-    for values in (cursor := conn.execute(_INVOICE_RESUME, window)).fetchall():
-        event = invoices.InvoiceEvent.from_row(
-            dict(zip([d[0] for d in cursor.description], values, strict=True))
-        )
-        by_invoice.setdefault(event.invoice_id, []).append(event)
-    for event in card_applications:
-        by_invoice.setdefault(event.invoice_id, []).append(event)
-    stored_invoices = _stored_states(
-        conn, "invoice", INVOICE_RESUME, invoices.InvoiceAggregate, ("sent_at", "state_since")
-    )
-    for invoice_id, events in by_invoice.items():
-        folded.resumed_invoices.add(invoice_id)
-        _fold_invoice(events, folded, stored_invoices.get(invoice_id))
 
 
 def _card_applications(
@@ -316,7 +222,7 @@ def _card_applications(
 
 
 def _fold_invoices(conn, card_applications, folded: Folded, scoped: bool) -> None:
-    cursor = conn.execute(_INVOICE_SCOPE if scoped else _INVOICE_EVENTS.format(scope=""))
+    cursor = conn.execute(_INVOICE_SCOPE if scoped else INVOICE_EVENTS.format(scope=""))
     columns = [d[0] for d in cursor.description]
     by_invoice: dict[str | None, list[invoices.InvoiceEvent]] = {}
     for row in cursor.fetchall():
@@ -325,10 +231,10 @@ def _fold_invoices(conn, card_applications, folded: Folded, scoped: bool) -> Non
     for event in card_applications:
         by_invoice.setdefault(event.invoice_id, []).append(event)
     for invoice_id in sorted(by_invoice, key=lambda i: (i is None, i or "")):
-        _fold_invoice(by_invoice[invoice_id], folded)
+        fold_invoice(by_invoice[invoice_id], folded)
 
 
-def _fold_invoice(
+def fold_invoice(
     events: list[invoices.InvoiceEvent],
     folded: Folded,
     invoice: invoices.InvoiceAggregate | None = None,
