@@ -30,6 +30,7 @@ amount here: that difference is reconciliation's discrepancy to report, not a li
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -332,14 +333,32 @@ def sequence_events(events: Iterable[E]) -> tuple[list[E], list[tuple[E, str]]]:
     (applied once); seen with different payloads, which copy won would depend on input order,
     so every copy is refused. Neither list depends on the input order.
     """
+    usable: list[E] = []
     refused: list[tuple[E, str]] = []
-    copies: dict[str, list[E]] = {}
     for event in events:
         reason = _unusable(event)
         if reason is None:
-            copies.setdefault(event.event_id, []).append(event)
+            usable.append(event)
         else:
             refused.append((event, reason))
+    # Repeated ids are rare: only then group copies (comparing payloads was most of the time).
+    if len({event.event_id for event in usable}) != len(usable):
+        usable = _without_copies(usable, refused)
+    if refused:
+        refused.sort(key=lambda pair: (repr(pair[0].event_id), repr(pair[0]), pair[1]))
+    usable.sort(key=_FOLD_ORDER)
+    return usable, refused
+
+
+# (occurred_at, event_id): unique once copies are gone, so the order is total.
+_FOLD_ORDER = operator.attrgetter("occurred_at", "event_id")
+
+
+def _without_copies(events: list[E], refused: list[tuple[E, str]]) -> list[E]:
+    """One event per id; every copy of an id seen with different payloads goes to `refused`."""
+    copies: dict[str, list[E]] = {}
+    for event in events:
+        copies.setdefault(event.event_id, []).append(event)
     usable = []
     for same_id in copies.values():
         first = same_id[0]
@@ -348,15 +367,17 @@ def sequence_events(events: Iterable[E]) -> tuple[list[E], list[tuple[E, str]]]:
             refused += [(first, "duplicate event_id")] * (len(same_id) - 1)
         else:
             refused += [(e, "event_id seen with different payloads") for e in same_id]
-    refused.sort(key=lambda pair: (repr(pair[0].event_id), repr(pair[0]), pair[1]))
-    usable.sort(key=lambda e: (e.occurred_at, e.event_id))
-    return usable, refused
+    return usable
 
 
-def _fold_one(events: Iterable[PaymentEvent]) -> FoldResult:
+def fold_from(payment: PaymentAggregate | None, events: Iterable[PaymentEvent]) -> FoldResult:
+    """Fold `events` onto `payment` (None: from the start), in fold order.
+
+    Folding onto a stored state is how an incremental run continues a payment whose new
+    events all sort after the ones already folded: the same steps a fold from the start takes.
+    """
     ordered, refused = sequence_events(events)
     rejections = [Rejection(e.event_id, e.payment_id, reason) for e, reason in refused]
-    payment: PaymentAggregate | None = None
     history: list[HistoryRow] = []
     for event in ordered:
         result = apply(payment, event)
@@ -381,7 +402,7 @@ def fold(events: Iterable[PaymentEvent | Mapping[str, Any] | Sequence[Any]]) -> 
     once; seen with different payloads, every copy is rejected. The result, rejections
     included, does not depend on the input order.
     """
-    return _fold_one([PaymentEvent.from_row(row) for row in events])
+    return fold_from(None, [PaymentEvent.from_row(row) for row in events])
 
 
 def fold_many(
@@ -409,8 +430,8 @@ def fold_many(
                 raise ValueError(
                     f"rows not sorted by payment_id: {payment_id!r} after {group[0].payment_id!r}"
                 )
-            yield _fold_one(group)
+            yield fold_from(None, group)
             group = []
         group.append(event)
     if group:
-        yield _fold_one(group)
+        yield fold_from(None, group)

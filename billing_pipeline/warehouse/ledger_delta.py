@@ -23,7 +23,8 @@ from billing_pipeline.domain.fx import MONETARY_ACCOUNTS, RateBook
 from billing_pipeline.domain.rounding import RoundingRule
 from billing_pipeline.warehouse import fx_postings
 from billing_pipeline.warehouse.journal import build_facts, post_entries, with_sources
-from billing_pipeline.warehouse.lifecycles import Folded, fold_all, resume
+from billing_pipeline.warehouse.ledger_resume import resume
+from billing_pipeline.warehouse.lifecycles import Folded, fold_all
 
 DERIVED = "fact_type like 'fx.%'"  # realized and revaluation entries: not a fact's own
 REVALUATION_TYPES = "('fx.revaluation', 'fx.revaluation_reversal')"

@@ -2,9 +2,10 @@
 
 Scoping a run (`ledger_scope`) and folding its aggregates (`lifecycles`) look events up by
 payment, invoice, customer and processor reference; reading those out of the JSON payloads
-of every stored event, every run, was most of an incremental run. Stored events never change
-and only ever get higher `seq` numbers, so each event's keys are parsed once, the first time
-a run sees it, into `ledger_cache.event_keys` (one row per stored event).
+of every stored event, every run, was most of an incremental run. Resuming payments also
+reads their amount and currency from here, so it parses no payload at all. Stored events
+never change and only ever get higher `seq` numbers, so each event's keys are parsed once,
+the first time a run sees it, into `ledger_cache.event_keys` (one row per stored event).
 
 `ledger_cache.watermark` remembers the last `seq` copied, its chain hash, how many events had
 been stored up to it and a hash of the extraction SQL. If the store no longer agrees (rebuilt
@@ -12,7 +13,8 @@ or replaced) or the SQL changed, the copies are dropped and rebuilt from the fir
 they are a cache, never a source of truth (the precedent is `recon.items`). The columns are
 exactly the expressions the scoping used to read from the payload, null handling included:
 `payment_key` is `ledger_scope`'s key (a payment without id is `chr(0)`), `invoice_id` is
-the raw value (the invoice key coalesces it where it is a key).
+the raw value (the invoice key coalesces it where it is a key), `amount_minor` is
+`try_cast(payload->>'amount_minor' as bigint)` as the payment fold reads it.
 """
 
 from __future__ import annotations
@@ -33,7 +35,12 @@ create table if not exists ledger_cache.watermark (
 create table if not exists ledger_cache.event_keys (
     seq bigint not null, idempotency_key varchar not null, event_type varchar not null,
     occurred_at timestamptz not null, payment_key varchar not null, invoice_id varchar,
-    customer_id varchar, processor varchar, processor_ref varchar);
+    customer_id varchar, processor varchar, processor_ref varchar,
+    amount_minor bigint, currency varchar);
+-- Copies made before the payment fold read them (`ledger_resume`) gain these here; the
+-- extraction hash changed with them, so they are refilled from the first event.
+alter table ledger_cache.event_keys add column if not exists amount_minor bigint;
+alter table ledger_cache.event_keys add column if not exists currency varchar;
 """
 
 # Each payload is parsed once: json_extract_string with a list of paths gives the same
@@ -41,10 +48,10 @@ create table if not exists ledger_cache.event_keys (
 INSERT = """
 insert into ledger_cache.event_keys
 select seq, idempotency_key, event_type, occurred_at, coalesce(f[1], chr(0)), f[2], f[3],
-       f[4], f[5]
+       f[4], f[5], try_cast(f[6] as bigint), f[7]
 from (select seq, idempotency_key, event_type, occurred_at,
              json_extract_string(payload, ['payment_id', 'invoice_id', 'customer_id',
-                 'processor', 'processor_ref']) as f
+                 'processor', 'processor_ref', 'amount_minor', 'currency']) as f
       from store.events where seq > $since)
 """
 # Copies made by other extraction SQL (an older release) are rebuilt, not mixed with new ones.

@@ -11,7 +11,8 @@ aggregate (acceptance and the receivable split can change), payment moves whose 
 can change (a new settlement line or payment move on the same processor reference shifts the
 n-th-to-n-th match in `fx_items`), and facts held back by a posting problem (a rates file
 may have arrived since). `ledger_fact_scope` is what `journal._FACT_SQL` reads for them:
-those events plus the settlement lines and payment moves their items are matched against.
+those of their events it reads (`journal.FACT_EVENTS_SQL`) plus the settlement lines and
+payment moves their items are matched against.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import duckdb
 
 from billing_pipeline.warehouse import ledger_keys
+from billing_pipeline.warehouse.journal import FACT_EVENTS_SQL
 from billing_pipeline.warehouse.ledger_keys import KEYS
 from billing_pipeline.warehouse.lifecycles import (
     INVOICE_RESUME,
@@ -230,6 +232,7 @@ def _dirty(conn: duckdb.DuckDBPyConnection) -> None:
         )
         select * from store.events
         where idempotency_key in (select event_id from ledger_dirty_events)
+          and {FACT_EVENTS_SQL}
         union all
         select * from store.events where seq in (select seq from matched)
         """

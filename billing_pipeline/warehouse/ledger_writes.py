@@ -10,8 +10,10 @@ quarantine rows keep the quarantined_at and run_id of the run that (re)wrote the
 from __future__ import annotations
 
 import operator
+from datetime import datetime
 
 import polars as pl
+import pyarrow as pa
 
 from billing_pipeline.warehouse import ledger_watermark as watermark
 from billing_pipeline.warehouse.ledger_delta import REVALUATION_TYPES, Delta
@@ -29,15 +31,20 @@ def rejections_frame(folded: Folded) -> pl.DataFrame:
 def rows_frame(rows: list, columns: list[str]) -> pl.DataFrame | None:
     if not rows:
         return None
-    # Column by column: several times faster than row tuples for 100k+ rows.
-    get = operator.attrgetter(*columns)
-    values = zip(*map(get, rows), strict=True)
+    # Column by column, each read in one C-level pass: several times faster than row tuples
+    # (or transposing them) for 100k+ rows.
     return pl.DataFrame(
-        [
-            pl.Series(name, list(column), strict=False)
-            for name, column in zip(columns, values, strict=True)
-        ]
+        [_series(name, list(map(operator.attrgetter(name), rows))) for name in columns]
     )
+
+
+def _series(name: str, values: list) -> pl.Series:
+    first = next((value for value in values if value is not None), None)
+    if isinstance(first, datetime) and first.tzinfo is not None:
+        # polars converts zone-aware datetimes one by one in Python, pyarrow in C++ (3x
+        # faster); the instants and the dtype, Datetime("us", "UTC"), are the same.
+        return pl.Series(name, pa.array(values, type=pa.timestamp("us", tz="UTC")))
+    return pl.Series(name, values, strict=False)
 
 
 def _replace(conn, table: str, frame: pl.DataFrame | None) -> None:
@@ -83,13 +90,10 @@ def write_all(conn, folded, lines: pl.DataFrame, quarantine: pl.DataFrame, run_i
 def write_delta(conn, delta: Delta, run_id, now, plan, stamp) -> None:
     """Swap the scoped rows for the delta's: aggregates, entries, realized FX of the touched
     items, every revaluation, and the quarantine rows those produced."""
+    # Keys to delete by: no order needed (sorting 200k+ ids cost half a second).
     resumed = {
-        "payment_id": pl.DataFrame(
-            {"key": sorted(delta.folded.resumed_payments)}, {"key": pl.Utf8}
-        ),
-        "invoice_id": pl.DataFrame(
-            {"key": sorted(delta.folded.resumed_invoices)}, {"key": pl.Utf8}
-        ),
+        "payment_id": pl.DataFrame({"key": list(delta.folded.resumed_payments)}, {"key": pl.Utf8}),
+        "invoice_id": pl.DataFrame({"key": list(delta.folded.resumed_invoices)}, {"key": pl.Utf8}),
     }
     for table, attribute, columns, key, scope in AGGREGATE_TABLES:
         conn.execute(f"delete from ledger_store.{table} where {key} in (select key from {scope})")

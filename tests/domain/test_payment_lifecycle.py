@@ -19,6 +19,7 @@ from billing_pipeline.domain.payments import (
     Rejected,
     apply,
     fold,
+    fold_from,
     fold_many,
     transition_table,
 )
@@ -608,3 +609,17 @@ def test_fold_does_not_depend_on_input_order_even_with_duplicates_and_conflicts(
     rnd.shuffle(shuffled)
     assert fold(shuffled) == fold(noisy)
     assert Counter(r.event_id for r in fold(noisy).rejections)[events[-1].event_id] >= 2
+
+
+@given(event_streams(), st.integers(0, 40))
+def test_folding_onto_a_folded_prefix_equals_folding_everything(events, cut):
+    """How an incremental run resumes a payment: the state after the first events, then the
+    rest (all sorting after them), gives the fold of all of them."""
+    ordered = sorted(events, key=lambda e: (e.occurred_at, e.event_id))
+    head, tail = ordered[:cut], ordered[cut:]
+    start = fold(head)
+    resumed = fold_from(start.payment, tail)
+    whole = fold(events)
+    assert resumed.payment == whole.payment
+    assert start.history + resumed.history == whole.history
+    assert start.rejections + resumed.rejections == whole.rejections

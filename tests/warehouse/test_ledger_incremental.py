@@ -6,6 +6,7 @@ ledger must equal one full rebuild of the same store, table by table, row for ro
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
@@ -18,8 +19,10 @@ from billing_pipeline.recon import load_rules, reconcile
 from billing_pipeline.sample import generate_world
 from billing_pipeline.warehouse import ledger_writes
 from billing_pipeline.warehouse.event_store import append_decisions, append_partition
+from billing_pipeline.warehouse.journal import FACT_EVENTS_SQL, build_facts
 from billing_pipeline.warehouse.landing import SOURCES, land_partition
 from billing_pipeline.warehouse.ledger import journal_rebuilds_identically, rebuild_ledger
+from billing_pipeline.warehouse.lifecycles import fold_all
 from tests.warehouse.test_ledger_properties import DAYS, _lines, event
 
 NOW = datetime(2026, 11, 10, tzinfo=UTC)
@@ -200,3 +203,58 @@ def test_any_arrival_order_incremental_equals_full(tmp_path_factory, events, day
     incremental = snapshot(conn)
     rebuild_ledger(conn, "USD", "half_even", "full", NOW, full=True)
     assert_same(incremental, snapshot(conn))
+
+
+# Events as `event` draws them, plus payments without id (the one key whose fold reads
+# payloads, not the typed copies) and event ids used twice (the store keeps the first copy).
+odd_event = st.fixed_dictionaries(
+    {
+        **event.wrapped_strategy.mapping,
+        "payment": st.sampled_from(["pay_a", "pay_b", None]),
+        "reuse": st.sampled_from([None, None, 0, 1]),  # the id of an earlier event, if any
+    }
+)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    events=st.lists(odd_event, min_size=1, max_size=25),
+    day_order=st.permutations([0, 1, 2]),
+)
+def test_missing_payment_ids_and_reused_event_ids_incremental_equals_full(
+    tmp_path_factory, events, day_order
+):
+    inbox = tmp_path_factory.mktemp("inbox")
+    files = _lines(events)
+    for lines in files.values():
+        for index, line in enumerate(lines):
+            body = json.loads(line)
+            reuse = events[int(body["event_id"][4:])]["reuse"]
+            if reuse is not None and reuse < int(body["event_id"][4:]):
+                lines[index] = json.dumps({**body, "event_id": f"evt_{reuse:04d}"})
+    for day_index, lines in files.items():
+        folder = inbox / "events" / DAYS[day_index].isoformat()
+        folder.mkdir(parents=True)
+        (folder / "events.jsonl").write_text("\n".join(lines) + "\n")
+    conn = duckdb.connect()
+    for day_index in day_order:
+        land_partition(conn, inbox, "events", DAYS[day_index], "run", NOW)
+        append_partition(conn, DAYS[day_index], "UTC", "run", NOW)
+        rebuild_ledger(conn, "USD", "half_even", "run", NOW)
+        assert journal_rebuilds_identically(conn, "USD", "half_even")
+    incremental = snapshot(conn)
+    rebuild_ledger(conn, "USD", "half_even", "full", NOW, full=True)
+    assert_same(incremental, snapshot(conn))
+
+
+def test_facts_need_no_events_but_those_fact_events_sql_names(fx_world_copy):
+    """An incremental run copies only `FACT_EVENTS_SQL`'s events of those it re-posts."""
+    conn = fx_world_copy
+    folded = fold_all(conn)
+    named = f"(select * from store.events where {FACT_EVENTS_SQL})"
+    every, only_named = build_facts(conn, folded), build_facts(conn, folded, events=named)
+    others = f"select count(*) from store.events where not {FACT_EVENTS_SQL}"
+    assert every.height and conn.execute(others).fetchone()[0]
+    assert every.sort(every.columns).equals(only_named.sort(only_named.columns))

@@ -18,7 +18,8 @@ from billing_pipeline.warehouse.event_store import ensure_store
 FROM_PAYLOADS = """
 select seq, idempotency_key, event_type, occurred_at,
        coalesce(payload->>'payment_id', chr(0)), payload->>'invoice_id',
-       payload->>'customer_id', payload->>'processor', payload->>'processor_ref'
+       payload->>'customer_id', payload->>'processor', payload->>'processor_ref',
+       try_cast(payload->>'amount_minor' as bigint), payload->>'currency'
 from store.events
 """
 COPIES = "select * from ledger_cache.event_keys"
@@ -26,11 +27,13 @@ COPIES = "select * from ledger_cache.event_keys"
 PAYLOADS = [
     ("payment.authorized", {"payment_id": "pay_1", "invoice_id": "in_1", "customer_id": "c_1",
                             "processor": "stripe", "processor_ref": "ch_1"}),
-    ("payment.captured", {"payment_id": None, "processor": "adyen", "processor_ref": 42}),
+    ("payment.captured", {"payment_id": None, "processor": "adyen", "processor_ref": 42,
+                          "amount_minor": 1250, "currency": "EUR"}),
     ("invoice.sent", {"invoice_id": "in_1", "customer_id": None}),
     ("recon.cash_applied", {"invoice_id": "in_2", "bank_line_key": "b_1"}),
     ("settlement.charge", {"processor": "stripe", "processor_ref": "ch_1", "extra": [1, 2]}),
-    ("payment.refunded", {}),
+    ("payment.refunded", {"amount_minor": "12.5", "currency": None}),
+    ("payment.authorized", {"amount_minor": 7, "currency": "JPY"}),
 ]  # fmt: skip
 
 
@@ -60,9 +63,10 @@ def test_key_copies_agree_with_the_payloads_after_each_append():
     _append(conn, PAYLOADS[:3])
     assert ledger_keys.refresh(conn) == 3
     _append(conn, PAYLOADS[3:])
-    assert ledger_keys.refresh(conn) == 3
+    assert ledger_keys.refresh(conn) == len(PAYLOADS) - 3
     assert ledger_keys.refresh(conn) == 0
-    assert conn.execute("select count(*) from ledger_cache.event_keys").fetchone() == (6,)
+    count = "select count(*) from ledger_cache.event_keys"
+    assert conn.execute(count).fetchone() == (len(PAYLOADS),)
     assert _disagreements(conn) == []
     nulls = "select payment_key, customer_id from ledger_cache.event_keys where seq = 2"
     assert conn.execute(nulls).fetchall() == [(chr(0), None)]
@@ -88,8 +92,34 @@ def test_key_copies_of_a_run_stopped_half_way_are_not_kept():
     # Rows past the watermark, as an interrupted copy outside a transaction would leave.
     conn.execute(
         "insert into ledger_cache.event_keys values (99, 'stray', 'payment.captured', "
-        "now(), 'p', null, null, null, null)"
+        "now(), 'p', null, null, null, null, null, null)"
     )
     _append(conn, PAYLOADS[2:])
     ledger_keys.refresh(conn)
+    assert _disagreements(conn) == []
+
+
+def test_copies_of_an_older_layout_gain_the_new_columns_and_are_refilled():
+    conn = duckdb.connect()
+    ensure_store(conn)
+    _append(conn, PAYLOADS)
+    # The layout and watermark a release before amount_minor and currency left.
+    conn.execute(
+        "create schema ledger_cache; "
+        "create table ledger_cache.watermark (seq bigint not null, chain_hash varchar not null, "
+        "events bigint not null, extraction varchar not null); "
+        "create table ledger_cache.event_keys (seq bigint not null, "
+        "idempotency_key varchar not null, event_type varchar not null, "
+        "occurred_at timestamptz not null, payment_key varchar not null, invoice_id varchar, "
+        "customer_id varchar, processor varchar, processor_ref varchar)"
+    )
+    conn.execute(
+        "insert into ledger_cache.event_keys select seq, idempotency_key, event_type, "
+        "occurred_at, 'stale', null, null, null, null from store.events"
+    )
+    conn.execute(
+        "insert into ledger_cache.watermark select max(seq), arg_max(chain_hash, seq), "
+        "count(*), 'older' from store.events"
+    )
+    assert ledger_keys.refresh(conn) == len(PAYLOADS)
     assert _disagreements(conn) == []
