@@ -46,6 +46,9 @@ REVIEWED = {
     "existing",
     # The ledger's key copies (ledger_keys.KEYS): a module-constant table name.
     "KEYS",
+    # Module-constant SQL: the events the fact SQL reads (journal), the match columns and
+    # content key of the span store (recon/match_spans).
+    "FACT_EVENTS_SQL", "_CONTENT", "_KEY",
 }  # fmt: skip
 
 
