@@ -126,10 +126,10 @@ class _EcbHistory(Mapping[str, "_Series"]):
     dbt child), for series nobody read."""
 
     def __init__(self, text: str) -> None:
-        header, *self._rows = text.splitlines()
+        header, *rows = text.splitlines()
         currencies = [c.strip() for c in header.split(",")[1:]]
         self._columns = {c: i for i, c in enumerate(currencies, start=1) if c}
-        self._cells = [row.split(",") for row in self._rows]
+        self._cells = [row.split(",") for row in rows]
         self._parsed: dict[str, _Series] = {}
 
     def __getitem__(self, currency: str) -> _Series:

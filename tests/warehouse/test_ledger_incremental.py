@@ -189,8 +189,13 @@ def fx_world_module(tmp_path_factory, world):
     day_order=st.permutations([0, 1, 2]),
 )
 def test_any_arrival_order_incremental_equals_full(tmp_path_factory, events, day_order):
-    inbox = tmp_path_factory.mktemp("inbox")
-    for day_index, lines in _lines(events).items():
+    _assert_incremental_days_equal_full(tmp_path_factory.mktemp("inbox"), _lines(events), day_order)
+
+
+def _assert_incremental_days_equal_full(inbox, files: dict[int, list[str]], day_order) -> None:
+    """Land each day's event lines in `day_order`, building the ledger incrementally after
+    each; the result equals a full rebuild."""
+    for day_index, lines in files.items():
         folder = inbox / "events" / DAYS[day_index].isoformat()
         folder.mkdir(parents=True)
         (folder / "events.jsonl").write_text("\n".join(lines) + "\n")
@@ -226,7 +231,6 @@ odd_event = st.fixed_dictionaries(
 def test_missing_payment_ids_and_reused_event_ids_incremental_equals_full(
     tmp_path_factory, events, day_order
 ):
-    inbox = tmp_path_factory.mktemp("inbox")
     files = _lines(events)
     for lines in files.values():
         for index, line in enumerate(lines):
@@ -234,19 +238,7 @@ def test_missing_payment_ids_and_reused_event_ids_incremental_equals_full(
             reuse = events[int(body["event_id"][4:])]["reuse"]
             if reuse is not None and reuse < int(body["event_id"][4:]):
                 lines[index] = json.dumps({**body, "event_id": f"evt_{reuse:04d}"})
-    for day_index, lines in files.items():
-        folder = inbox / "events" / DAYS[day_index].isoformat()
-        folder.mkdir(parents=True)
-        (folder / "events.jsonl").write_text("\n".join(lines) + "\n")
-    conn = duckdb.connect()
-    for day_index in day_order:
-        land_partition(conn, inbox, "events", DAYS[day_index], "run", NOW)
-        append_partition(conn, DAYS[day_index], "UTC", "run", NOW)
-        rebuild_ledger(conn, "USD", "half_even", "run", NOW)
-        assert journal_rebuilds_identically(conn, "USD", "half_even")
-    incremental = snapshot(conn)
-    rebuild_ledger(conn, "USD", "half_even", "full", NOW, full=True)
-    assert_same(incremental, snapshot(conn))
+    _assert_incremental_days_equal_full(tmp_path_factory.mktemp("inbox"), files, day_order)
 
 
 def test_facts_need_no_events_but_those_fact_events_sql_names(fx_world_copy):
