@@ -52,6 +52,19 @@ def export_for_subprocesses() -> None:
     os.environ.setdefault("BILLING_DUCKDB_THREADS", str(os.cpu_count() or 1))
 
 
+def ledger_chunk_events() -> int:
+    """How many new events the ledger folds per transaction (BILLING_LEDGER_CHUNK_EVENTS).
+
+    A run with more new events than this (a first build, a rebuild, a backfill's last date)
+    catches up in chunks, each as if the ledger had run when the store ended there: memory
+    stays bounded by the chunk instead of growing with the history."""
+    text = os.environ.get("BILLING_LEDGER_CHUNK_EVENTS", "").strip() or "500000"
+    chunk = int(text)
+    if chunk < 1:
+        raise ValueError(f"BILLING_LEDGER_CHUNK_EVENTS must be a positive integer, got {text!r}")
+    return chunk
+
+
 def rounding_rule() -> str:
     """The one named rounding rule for conversions (half_even unless configured)."""
     return os.environ.get("BILLING_ROUNDING", "half_even")

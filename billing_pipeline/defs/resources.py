@@ -51,7 +51,7 @@ def build_resources() -> dict:
     return {
         "duckdb": DuckDBResource(
             database=str(settings.warehouse_path()),
-            connection_config=duckdb_connection_config(),  # BILLING_DUCKDB_THREADS
+            connection_config=duckdb_connection_config(),  # BILLING_DUCKDB_THREADS, _MEMORY_LIMIT
         ),
         "dbt": LeanDbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
     }

@@ -1,12 +1,19 @@
-"""BILLING_DUCKDB_THREADS: the number of DuckDB threads of the warehouse connections.
+"""The DuckDB settings of the warehouse connections (the pipeline's and dbt's profile):
 
-Unset, DuckDB uses one thread per core. Results never depend on it (every published order is
-explicit); the setting exists so that this can be tested and so that a shared host can cap it.
+- BILLING_DUCKDB_THREADS: DuckDB threads. Unset, DuckDB uses one thread per core. Results
+  never depend on it (every published order is explicit); the setting exists so that this
+  can be tested and so that a shared host can cap it.
+- BILLING_DUCKDB_MEMORY_LIMIT: how much memory DuckDB may hold before it spills to disk, as
+  DuckDB reads it ("2GB", "50%"); default DuckDB's own, 80% of the machine. The event store
+  and reconciliation are set-based SQL whose working sets grow with the day and the
+  history: this caps them, at some cost in speed (benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
 
 import os
+
+DEFAULT_MEMORY_LIMIT = "80%"
 
 
 def duckdb_threads() -> int | None:
@@ -19,7 +26,12 @@ def duckdb_threads() -> int | None:
     return threads
 
 
-def duckdb_connection_config() -> dict[str, int]:
+def duckdb_memory_limit() -> str:
+    return os.environ.get("BILLING_DUCKDB_MEMORY_LIMIT", "").strip() or DEFAULT_MEMORY_LIMIT
+
+
+def duckdb_connection_config() -> dict[str, int | str]:
     """Config for `duckdb.connect(config=...)` / `DuckDBResource(connection_config=...)`."""
     threads = duckdb_threads()
-    return {} if threads is None else {"threads": threads}
+    limit = {"memory_limit": duckdb_memory_limit()}
+    return limit if threads is None else {"threads": threads, **limit}

@@ -1,4 +1,5 @@
-"""Bring the ledger projection up to date with the event store, in one transaction.
+"""Bring the ledger projection up to date with the event store, in one transaction (one per
+chunk of new events when there are many: `rebuild_ledger`).
 
 Writes `ledger_store.*`: payment and invoice states and histories, and the journal. Events
 the lifecycles refuse and facts that cannot be posted or converted are quarantined (stage
@@ -14,12 +15,14 @@ test_ledger_incremental.py); `journal_rebuilds_identically` checks it on every r
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 
 import duckdb
 import polars as pl
 
+from billing_pipeline import settings
 from billing_pipeline.domain.fx import RateBook, RateError, parse_override
 from billing_pipeline.domain.rounding import RoundingRule
 from billing_pipeline.warehouse import ledger_watermark as watermark
@@ -30,6 +33,7 @@ from billing_pipeline.warehouse.ledger_delta import compute_delta
 from billing_pipeline.warehouse.ledger_scope import scope_new_events, scope_sample
 from billing_pipeline.warehouse.ledger_writes import (
     AGGREGATE_TABLES,
+    clear_all,
     rejections_frame,
     rows_frame,
     write_all,
@@ -125,20 +129,45 @@ def rebuild_ledger(
     run_id: str,
     now: datetime,
     full: bool = False,
+    chunk_events: int | None = None,
 ) -> LedgerReport:
     """Incremental when the stored ledger allows it (`ledger_watermark.plan_run`), else, or
-    with `full`, a rebuild of everything."""
+    with `full`, a rebuild of everything.
+
+    More new events than `chunk_events` (default `settings.ledger_chunk_events`) are folded
+    in chunks of that many, one transaction each, every chunk an incremental run over the
+    store as it stood at the chunk's last event: the ledger's memory is bounded by the
+    chunk, not the history. A rebuild of a store that large empties the ledger and catches
+    up the same way (a stop half-way resumes from the last chunk written)."""
     ensure_ledger(conn)
     book, _ = rate_book(conn)
     plan = watermark.plan_run(conn, book, functional, rule, force_full=full)
     stamp = (watermark.settings_fingerprint(functional, rule), watermark.rates_fingerprint(conn))
-    if plan.full:
+    chunk = chunk_events or settings.ledger_chunk_events()
+    if plan.full and plan.upto_seq <= chunk:
         report = _rebuild_all(conn, book, functional, rule, run_id, now, plan, stamp)
         return LedgerReport(**{**report.__dict__, "reason": plan.reason})
-    scope_new_events(conn, plan.since_seq, plan.upto_seq)
-    delta = compute_delta(conn, book, functional, rule, plan.since_seq, plan.upto_seq)
-    _in_transaction(conn, lambda: write_delta(conn, delta, run_id, now, plan, stamp))
-    return _stored_report(conn)
+    if plan.full:
+        _in_transaction(conn, lambda: clear_all(conn))
+    since = 0 if plan.full else plan.since_seq
+    # At least one chunk: a run with no new events still re-posts facts held back by a
+    # posting problem (a rates file may have arrived since).
+    ends = [*range(since + chunk, plan.upto_seq, chunk), plan.upto_seq]
+    for upto in ends:
+        _fold_chunk(conn, book, functional, rule, run_id, now, since, upto, stamp)
+        since = upto
+    report = _stored_report(conn)
+    if plan.full:
+        reason = f"{plan.reason}; in {len(ends)} chunks of up to {chunk} events"
+        return dataclasses.replace(report, mode="full", reason=reason)
+    return report
+
+
+def _fold_chunk(conn, book, functional, rule, run_id, now, since, upto, stamp) -> None:
+    scope_new_events(conn, since, upto)
+    delta = compute_delta(conn, book, functional, rule, since, upto)
+    step = watermark.Plan(False, since, upto, "incremental")
+    _in_transaction(conn, lambda: write_delta(conn, delta, run_id, now, step, stamp))
 
 
 def _rebuild_all(conn, book, functional, rule, run_id, now, plan, stamp) -> LedgerReport:
@@ -199,7 +228,7 @@ def journal_rebuilds_identically(
         return _full_rebuild_matches(conn, functional, rule)
     book, _ = rate_book(conn)
     buckets = sample_buckets(conn)
-    scope_sample(conn, state.folded_seq % buckets, buckets)
+    scope_sample(conn, state.folded_seq % buckets, buckets, state.folded_seq)
     delta = compute_delta(conn, book, functional, rule, state.folded_seq, state.folded_seq)
     aggregates = [
         (table, rows_frame(getattr(delta.folded, attribute), columns), key, scope)

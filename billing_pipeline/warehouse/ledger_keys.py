@@ -25,7 +25,10 @@ import duckdb
 
 from billing_pipeline.warehouse.event_copies import refresh_copies
 
-KEYS = "ledger_cache.event_keys"
+# What a run reads: the copies of the events up to the last one it folds (`refresh`). A run
+# that catches up in chunks (`ledger.rebuild_ledger`) sees the store as it stood at each
+# chunk's end, exactly as if it had run then.
+KEYS = "ledger_event_keys"
 
 DDL = """
 create schema if not exists ledger_cache;
@@ -58,7 +61,11 @@ from (select seq, idempotency_key, event_type, occurred_at,
 EXTRACTION = hashlib.sha256((DDL + INSERT).encode()).hexdigest()[:16]
 
 
-def refresh(conn: duckdb.DuckDBPyConnection) -> int:
-    """Copy the keys of the events stored since the last run; returns how many."""
+def refresh(conn: duckdb.DuckDBPyConnection, upto_seq: int | None = None) -> int:
+    """Copy the keys of the events stored since the last run; returns how many. `KEYS` then
+    reads those up to `upto_seq` (all of them without it)."""
     conn.execute(DDL)
-    return refresh_copies(conn, "ledger_cache", ("event_keys",), (INSERT,), EXTRACTION)
+    copied = refresh_copies(conn, "ledger_cache", ("event_keys",), (INSERT,), EXTRACTION)
+    bound = "" if upto_seq is None else f" where seq <= {int(upto_seq)}"
+    conn.execute(f"create or replace temp view {KEYS} as from ledger_cache.event_keys{bound}")
+    return copied

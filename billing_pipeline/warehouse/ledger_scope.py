@@ -49,8 +49,9 @@ where q.stage = 'ledger'
 
 
 def scope_new_events(conn: duckdb.DuckDBPyConnection, since_seq: int, upto_seq: int) -> None:
-    """Start from the aggregates named by events appended in (`since_seq`, `upto_seq`]."""
-    ledger_keys.refresh(conn)
+    """Start from the aggregates named by events appended in (`since_seq`, `upto_seq`]; the
+    run sees no event after `upto_seq` (every event it reads is picked through `KEYS`)."""
+    ledger_keys.refresh(conn, upto_seq)
     conn.execute(
         "create or replace temp table ledger_new_events as "
         f"select idempotency_key, event_type, {_PAYMENT_KEY} as payment_key, invoice_id, "
@@ -71,9 +72,10 @@ def scope_new_events(conn: duckdb.DuckDBPyConnection, since_seq: int, upto_seq: 
     _dirty(conn)
 
 
-def scope_sample(conn: duckdb.DuckDBPyConnection, bucket: int, buckets: int) -> None:
-    """Start from a deterministic sample: payments and invoices whose key hashes to `bucket`."""
-    ledger_keys.refresh(conn)
+def scope_sample(conn: duckdb.DuckDBPyConnection, bucket: int, buckets: int, upto_seq: int) -> None:
+    """Start from a deterministic sample: payments and invoices whose key hashes to `bucket`,
+    as the ledger folded them (events up to `upto_seq`)."""
+    ledger_keys.refresh(conn, upto_seq)
     conn.execute(
         "create or replace temp table ledger_new_events as "
         f"select idempotency_key, event_type, {_PAYMENT_KEY} as payment_key, invoice_id, "

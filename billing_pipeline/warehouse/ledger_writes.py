@@ -87,6 +87,19 @@ def write_all(conn, folded, lines: pl.DataFrame, quarantine: pl.DataFrame, run_i
     _quarantine(conn, quarantine, run_id, now)
 
 
+def clear_all(conn) -> None:
+    """An empty ledger with no build state: what a rebuild in chunks starts from (a stop
+    before its first chunk is written leaves a ledger the next run rebuilds again)."""
+    for table, _, _, _, _ in AGGREGATE_TABLES:
+        conn.execute(f"delete from ledger_store.{table}")
+    conn.execute("delete from ledger_store.journal_lines")
+    conn.execute(
+        "delete from ingest.quarantine where stage = 'ledger' "
+        "and (reason like 'lifecycle:%' or reason like 'posting:%')"
+    )
+    conn.execute("delete from ledger_store.build_state")
+
+
 def write_delta(conn, delta: Delta, run_id, now, plan, stamp) -> None:
     """Swap the scoped rows for the delta's: aggregates, entries, realized FX of the touched
     items, every revaluation, and the quarantine rows those produced."""

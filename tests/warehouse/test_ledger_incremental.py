@@ -17,11 +17,14 @@ from hypothesis import strategies as st
 
 from billing_pipeline.recon import load_rules, reconcile
 from billing_pipeline.sample import generate_world
+from billing_pipeline.warehouse import ledger as ledger_module
+from billing_pipeline.warehouse import ledger_delta as ledger_delta_module
 from billing_pipeline.warehouse import ledger_writes
 from billing_pipeline.warehouse.event_store import append_decisions, append_partition
 from billing_pipeline.warehouse.journal import FACT_EVENTS_SQL, build_facts
 from billing_pipeline.warehouse.landing import SOURCES, land_partition
 from billing_pipeline.warehouse.ledger import journal_rebuilds_identically, rebuild_ledger
+from billing_pipeline.warehouse.ledger_keys import KEYS
 from billing_pipeline.warehouse.lifecycles import fold_all
 from tests.warehouse.test_ledger_properties import DAYS, _lines, event
 
@@ -192,9 +195,12 @@ def test_any_arrival_order_incremental_equals_full(tmp_path_factory, events, day
     _assert_incremental_days_equal_full(tmp_path_factory.mktemp("inbox"), _lines(events), day_order)
 
 
-def _assert_incremental_days_equal_full(inbox, files: dict[int, list[str]], day_order) -> None:
+def _assert_incremental_days_equal_full(
+    inbox, files: dict[int, list[str]], day_order, chunk_events: int | None = None
+) -> None:
     """Land each day's event lines in `day_order`, building the ledger incrementally after
-    each; the result equals a full rebuild."""
+    each (in chunks of `chunk_events` new events, if given); the result equals a full
+    rebuild made at once."""
     for day_index, lines in files.items():
         folder = inbox / "events" / DAYS[day_index].isoformat()
         folder.mkdir(parents=True)
@@ -203,11 +209,54 @@ def _assert_incremental_days_equal_full(inbox, files: dict[int, list[str]], day_
     for day_index in day_order:
         land_partition(conn, inbox, "events", DAYS[day_index], "run", NOW)
         append_partition(conn, DAYS[day_index], "UTC", "run", NOW)
-        rebuild_ledger(conn, "USD", "half_even", "run", NOW)
+        rebuild_ledger(conn, "USD", "half_even", "run", NOW, chunk_events=chunk_events)
         assert journal_rebuilds_identically(conn, "USD", "half_even")
     incremental = snapshot(conn)
-    rebuild_ledger(conn, "USD", "half_even", "full", NOW, full=True)
+    rebuild_ledger(conn, "USD", "half_even", "full", NOW, full=True, chunk_events=10**9)
     assert_same(incremental, snapshot(conn))
+    if chunk_events is not None:  # a rebuild in chunks, from an empty ledger
+        rebuild_ledger(conn, "USD", "half_even", "full", NOW, full=True, chunk_events=chunk_events)
+        assert journal_rebuilds_identically(conn, "USD", "half_even")
+        assert_same(snapshot(conn), incremental)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    events=st.lists(event, min_size=1, max_size=25),
+    day_order=st.permutations([0, 1, 2]),
+    chunk_events=st.integers(1, 8),
+)
+def test_a_ledger_folded_in_chunks_of_any_size_equals_one_folded_at_once(
+    tmp_path_factory, events, day_order, chunk_events
+):
+    _assert_incremental_days_equal_full(
+        tmp_path_factory.mktemp("inbox"), _lines(events), day_order, chunk_events
+    )
+
+
+def test_catching_up_folds_no_more_new_events_at_a_time_than_the_chunk(fx_world_copy, monkeypatch):
+    """Memory is bounded by the chunk: every delta sees at most that many new events, the
+    store as it stood at its last one, and the build state moves with each chunk."""
+    conn = fx_world_copy
+    (events,) = conn.execute("select count(*) from store.events").fetchone()
+    windows, seen = [], []
+    compute = ledger_delta_module.compute_delta
+
+    def recording(conn, book, functional, rule, since, upto):
+        windows.append((since, upto))
+        seen.append(conn.execute(f"select max(seq) from {KEYS}").fetchone()[0])
+        return compute(conn, book, functional, rule, since, upto)
+
+    monkeypatch.setattr(ledger_module, "compute_delta", recording)
+    chunk = events // 3 + 1
+    report = rebuild_ledger(conn, "USD", "half_even", "chunks", NOW, full=True, chunk_events=chunk)
+    assert [upto for _, upto in windows] == [chunk, 2 * chunk, events]
+    assert all(upto - since <= chunk for since, upto in windows)
+    assert seen == [upto for _, upto in windows]
+    assert report.mode == "full" and "3 chunks" in report.reason
+    assert conn.execute("select folded_seq from ledger_store.build_state").fetchall() == [(events,)]
 
 
 # Events as `event` draws them, plus payments without id (the one key whose fold reads
