@@ -145,6 +145,9 @@ def _floor(folder: Path, day: date, repeats: int) -> dict:
     }
 
 
+_KNOBS = ("BILLING_DUCKDB_MEMORY_LIMIT", "BILLING_LEDGER_CHUNK_EVENTS", "BILLING_DUCKDB_THREADS")
+
+
 def _machine() -> dict:
     import os
 
@@ -169,6 +172,8 @@ def _machine() -> dict:
         "duckdb": duckdb.__version__,
         "polars": polars.__version__,
         "dagster": dagster.__version__,
+        # The knobs that trade speed for memory, as the measured runs saw them (unset: default).
+        "settings": {name: os.environ.get(name) for name in _KNOBS},
     }
 
 

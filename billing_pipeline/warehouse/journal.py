@@ -216,11 +216,33 @@ def with_sources(conn: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> pl.Dat
     return frame.join(sources, on="event_id", how="left")
 
 
+# Facts posted per batch. Posting builds several wide intermediate frames per line (~1.6 KB a
+# line at peak); batches keep that transient small while the result is the same.
+POST_BATCH = 100_000
+
+
 def post_entries(
-    facts: pl.DataFrame, book: RateBook, functional: str, rule: RoundingRule
+    facts: pl.DataFrame,
+    book: RateBook,
+    functional: str,
+    rule: RoundingRule,
+    batch: int = POST_BATCH,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(each fact's own entry, converted, with its rounding and spread lines and `fx_item`;
-    problems: event_id, reason). Per fact: an entry depends on its fact and the rates only."""
+    problems: event_id, reason). Per fact: an entry depends on its fact and the rates only,
+    so facts are posted `batch` at a time."""
+    if facts.height <= batch:
+        return _post_batch(facts, book, functional, rule)
+    posted = [_post_batch(part, book, functional, rule) for part in facts.iter_slices(batch)]
+    return (
+        pl.concat([lines for lines, _ in posted], how="vertical_relaxed"),
+        pl.concat([problems for _, problems in posted], how="vertical_relaxed"),
+    )
+
+
+def _post_batch(
+    facts: pl.DataFrame, book: RateBook, functional: str, rule: RoundingRule
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     lines, problems = post_frame(facts)
     meta = facts.select("fact_id", "event_id", "effective_date")
     lines = lines.join(meta, on="fact_id", how="left")

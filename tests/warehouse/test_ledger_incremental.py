@@ -21,9 +21,13 @@ from billing_pipeline.warehouse import ledger as ledger_module
 from billing_pipeline.warehouse import ledger_delta as ledger_delta_module
 from billing_pipeline.warehouse import ledger_writes
 from billing_pipeline.warehouse.event_store import append_decisions, append_partition
-from billing_pipeline.warehouse.journal import FACT_EVENTS_SQL, build_facts
+from billing_pipeline.warehouse.journal import FACT_EVENTS_SQL, build_facts, post_entries
 from billing_pipeline.warehouse.landing import SOURCES, land_partition
-from billing_pipeline.warehouse.ledger import journal_rebuilds_identically, rebuild_ledger
+from billing_pipeline.warehouse.ledger import (
+    journal_rebuilds_identically,
+    rate_book,
+    rebuild_ledger,
+)
 from billing_pipeline.warehouse.ledger_keys import KEYS
 from billing_pipeline.warehouse.lifecycles import fold_all
 from tests.warehouse.test_ledger_properties import DAYS, _lines, event
@@ -299,3 +303,14 @@ def test_facts_need_no_events_but_those_fact_events_sql_names(fx_world_copy):
     others = f"select count(*) from store.events where not {FACT_EVENTS_SQL}"
     assert every.height and conn.execute(others).fetchone()[0]
     assert every.sort(every.columns).equals(only_named.sort(only_named.columns))
+
+
+def test_posting_facts_in_batches_gives_the_entries_posting_them_at_once_gives(fx_world_copy):
+    conn = fx_world_copy
+    facts = build_facts(conn, fold_all(conn))
+    book, _ = rate_book(conn)
+    whole = post_entries(facts, book, "USD", "half_even", batch=10**9)
+    batched = post_entries(facts, book, "USD", "half_even", batch=7)
+    assert facts.height > 7 * 3 and whole[0].height > facts.height
+    for one, other in zip(whole, batched, strict=True):
+        assert one.sort(one.columns).equals(other.sort(one.columns).select(one.columns))
