@@ -4,16 +4,18 @@
   never depend on it (every published order is explicit); the setting exists so that this
   can be tested and so that a shared host can cap it.
 - BILLING_DUCKDB_MEMORY_LIMIT: how much memory DuckDB may hold before it spills to disk, as
-  DuckDB reads it ("2GB", "50%"); default DuckDB's own, 80% of the machine. The event store
-  and reconciliation are set-based SQL whose working sets grow with the day and the
-  history: this caps them, at some cost in speed (benchmarks/RESULTS.md).
+  DuckDB reads it ("2GB", "50%"); default half the machine. The event store and
+  reconciliation are set-based SQL whose working sets grow with the day and the history:
+  this caps them, at some cost in speed (benchmarks/RESULTS.md). DuckDB's own default, 80%,
+  leaves too little for the ledger's folds, which live in the same process: a 1M-payment
+  day was killed for memory with it.
 """
 
 from __future__ import annotations
 
 import os
 
-DEFAULT_MEMORY_LIMIT = "80%"
+DEFAULT_MEMORY_LIMIT = "50%"
 
 
 def duckdb_threads() -> int | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import yaml
 
 from billing_pipeline import settings
@@ -22,14 +23,16 @@ def test_the_pipelines_connections_spill_at_the_configured_memory_limit(tmp_path
     assert (limit, threads) == ("953.6 MiB", 1)
 
 
-def test_without_a_limit_duckdb_keeps_its_own_default(tmp_path, monkeypatch):
+def test_without_a_limit_duckdb_takes_half_the_machine_not_its_own_80_percent(
+    tmp_path, monkeypatch
+):
     monkeypatch.setenv("BILLING_WAREHOUSE", str(tmp_path))
     monkeypatch.delenv("BILLING_DUCKDB_MEMORY_LIMIT", raising=False)
-    import duckdb
-
-    default = duckdb.connect().execute("select current_setting('memory_limit')").fetchone()
+    limit = "select current_setting('memory_limit')"
+    own = duckdb.connect().execute(limit).fetchone()
+    half = duckdb.connect(config={"memory_limit": "50%"}).execute(limit).fetchone()
     with build_resources()["duckdb"].get_connection() as conn:
-        assert conn.execute("select current_setting('memory_limit')").fetchone() == default
+        assert conn.execute(limit).fetchone() == half != own
 
 
 def test_dbt_reads_the_same_memory_limit_variable():
