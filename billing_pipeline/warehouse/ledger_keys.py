@@ -66,6 +66,7 @@ def refresh(conn: duckdb.DuckDBPyConnection, upto_seq: int | None = None) -> int
     reads those up to `upto_seq` (all of them without it)."""
     conn.execute(DDL)
     copied = refresh_copies(conn, "ledger_cache", ("event_keys",), (INSERT,), EXTRACTION)
-    bound = "" if upto_seq is None else f" where seq <= {int(upto_seq)}"
-    conn.execute(f"create or replace temp view {KEYS} as from ledger_cache.event_keys{bound}")
+    view = f"create or replace temp view {KEYS} as from ledger_cache.event_keys"
+    # A view takes no parameters: the bound is written into it, an integer formatted as one.
+    conn.execute(view if upto_seq is None else f"{view} where seq <= {int(upto_seq)}")
     return copied

@@ -46,6 +46,8 @@ REVIEWED = {
     "existing",
     # The ledger's key copies (ledger_keys.KEYS): a module-constant table name.
     "KEYS",
+    # ledger_keys.refresh: the bounded view of the key copies (`int()` of a seq number).
+    "view", "int(upto_seq)",
     # Module-constant SQL: the events the fact SQL reads (journal), the match columns and
     # content key of the span store (recon/match_spans).
     "FACT_EVENTS_SQL", "_CONTENT", "_KEY",
