@@ -147,3 +147,32 @@ def test_a_failed_blocking_check_keeps_the_published_file_and_names_the_check(wo
     assert report.returncode == 1
     assert "store/events:hash_chain_verifies" in report.stdout
     assert _cli(worlds["backfill"], "report", "--date", DAY2).returncode == 0
+
+
+def test_a_null_in_a_bundled_not_null_column_fails_dbt_and_publishes_nothing(worlds, tmp_path):
+    # not_null_columns checks several columns of a model in one dbt test; a null in any one
+    # of them must still fail the build and keep the published file as it was.
+    tampered = tmp_path / "null_account"
+    shutil.copytree(worlds["backfill"], tampered)
+    analytics = tampered / "warehouse" / "analytics.duckdb"
+    before = _file_identity(analytics)
+    with duckdb.connect(str(tampered / "warehouse" / "billing.duckdb")) as conn:
+        # A day-1 row: the rerun of day 2 re-lands day 2 only, and only dbt reads it again.
+        changed = conn.execute(
+            "update raw.bank_lines set account_id = null where partition_date = ? "
+            "and source_line = (select min(source_line) from raw.bank_lines "
+            "where partition_date = ?)",
+            [DAY1, DAY1],
+        ).fetchone()
+    assert changed[0] >= 1
+
+    rerun = _cli(tampered, "run", "--from", DAY2, "--to", DAY2)
+
+    assert rerun.returncode == 1
+    output = " ".join((rerun.stdout + rerun.stderr).split())
+    assert "nothing published" in output
+    assert _file_identity(analytics) == before
+    record = json.loads((tampered / "warehouse" / "run_log" / f"{DAY2}.json").read_text())
+    assert record["success"] is False and record["published"] is False
+    failed = [c["check"] for c in record["checks"] if not c["passed"]]
+    assert failed == ["not_null_columns_stg_bank__lines_account_id__amount_minor"]
