@@ -19,40 +19,43 @@ def _fmt(seconds: float | None) -> str:
 
 
 def render(paths: list[Path]) -> str:
-    records = [json.loads(p.read_text()) for p in paths]
+    records = [{**json.loads(p.read_text()), "name": p.stem} for p in paths]
     days = sorted(
-        (r for r in records if r["scenario"] == "day"), key=lambda r: r["payments_per_day"]
+        (r for r in records if r["scenario"] == "day"),
+        key=lambda r: (r["payments_per_day"], r["name"]),
     )
     out = [
-        "| payments/day | events lines | input MB | wall s | CPU s | peak RSS MiB | "
-        + " | ".join(STAGE_ORDER)
-        + " | floor s | wall/floor |",
-        "|" + "---|" * (8 + len(STAGE_ORDER)),
+        "| results file | payments/day | events lines | input MB | wall s | CPU s | "
+        "peak RSS MiB | " + " | ".join(STAGE_ORDER) + " | floor s | wall/floor |",
+        "|" + "---|" * (9 + len(STAGE_ORDER)),
     ]
     for r in days:
         run, floor = r["run"], r["floor"]
-        last = run["days"][-1]
         floor_s = min(floor["seconds"])
-        stages = " | ".join(_fmt(last["stages"].get(s)) for s in STAGE_ORDER)
+        if run.get("days"):
+            stages = " | ".join(_fmt(run["days"][-1]["stages"].get(s)) for s in STAGE_ORDER)
+        else:  # the measured run died (e.g. killed for memory): no stage timings
+            stages = f"exit {run['usage']['returncode']}" + " |" * (len(STAGE_ORDER) - 1)
         out.append(
-            f"| {r['payments_per_day']:,} | {floor['rows'].get('events', 0):,} | "
+            f"| {r['name']} | {r['payments_per_day']:,} | {floor['rows'].get('events', 0):,} | "
             f"{floor['bytes'] / 1e6:.0f} | {_fmt(run['usage']['wall'])} | "
             f"{_fmt(run['usage']['cpu'])} | {run['usage']['peak_rss_mib']:.0f} | {stages} | "
             f"{_fmt(floor_s)} | {run['usage']['wall'] / floor_s:.0f}x |"
         )
     out += [
         "",
-        "| payments/day | recon stage s | lean SQL s | pandas s (+ load) | recon/lean | "
-        "pandas/recon | leg 1 matches | leg 2 ref + amount/date |",
-        "|---|---|---|---|---|---|---|---|",
+        "| results file | payments/day | recon stage s | lean SQL s | pandas s (+ load) | "
+        "recon/lean | pandas/recon | leg 1 matches | leg 2 ref + amount/date |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in days:
+    for r in (r for r in days if r["run"].get("days")):
         # The reconciliation step alone: the "recon" stage also holds dbt's recon marts.
         last = r["run"]["days"][-1]
         arms, recon = r["arms"], last["steps"].get("reconciliation", last["stages"].get("recon"))
         lean, pandas = min(arms["lean_sql_seconds"]), min(arms["pandas_seconds"])
         out.append(
-            f"| {r['payments_per_day']:,} | {_fmt(recon)} | {_fmt(lean)} | {_fmt(pandas)} "
+            f"| {r['name']} | {r['payments_per_day']:,} | {_fmt(recon)} | {_fmt(lean)} | "
+            f"{_fmt(pandas)} "
             f"(+{_fmt(arms['pandas_load_seconds'])}) | {recon / lean:.0f}x | "
             f"{pandas / recon:.2f}x | {arms['leg1'][0]:,} | "
             f"{arms['leg2_reference'][0]} + {arms['leg2_amount_date'][0]} |"
@@ -61,16 +64,19 @@ def render(paths: list[Path]) -> str:
     if backfills:
         out += [
             "",
-            "| backfill | wall s | CPU s | peak RSS MiB | first day s | last day s |",
-            "|---|---|---|---|---|---|",
+            "| results file | backfill | wall s | CPU s | peak RSS MiB | first day s "
+            "| last day s |",
+            "|---|---|---|---|---|---|---|",
         ]
         for r in backfills:
-            usage, per_day = r["run"]["usage"], r["run"]["days"]
+            # A backfill stopped early (killed) kept no usage of the whole run.
+            per_day = r["run"]["days"]
+            usage = r["run"].get("usage", {"wall": None, "cpu": None, "peak_rss_mib": None})
             # A backfill stopped early has no whole-run usage, only the dates it measured.
             done = f" (stopped after {len(per_day)})" if "stopped_after" in r else ""
             rss = usage["peak_rss_mib"]
             out.append(
-                f"| {r['days']} days × {r['payments_per_day']:,}{done} | "
+                f"| {r['name']} | {r['days']} days × {r['payments_per_day']:,}{done} | "
                 f"{_fmt(usage['wall'] or sum(d['wall'] for d in per_day))} | "
                 f"{_fmt(usage['cpu'])} | {'–' if rss is None else f'{rss:.0f}'} | "
                 f"{_fmt(per_day[0]['wall'])} | {_fmt(per_day[-1]['wall'])} |"

@@ -1,0 +1,40 @@
+"""The results table names each results file and keeps runs that died, so a run killed for
+memory is reported as such instead of breaking the table (or vanishing from it)."""
+
+from __future__ import annotations
+
+import json
+
+from benchmarks.report import render
+
+
+def _day(name, payments, days, returncode=0):
+    usage = {"wall": 10.0, "cpu": 9.0, "peak_rss_mib": 100.0, "returncode": returncode}
+    run = {"usage": usage} if days is None else {"usage": usage, "days": days}
+    floor = {"seconds": [0.5], "rows": {"events": 30}, "bytes": 2_000_000}
+    arms = {"lean_sql_seconds": [0.1], "pandas_seconds": [0.2], "pandas_load_seconds": 0.1,
+            "leg1": [3, 300], "leg2_reference": [1, 10], "leg2_amount_date": [0, 0]}  # fmt: skip
+    record = {"scenario": "day", "payments_per_day": payments, "run": run, "floor": floor,
+              "arms": arms}  # fmt: skip
+    return name, record
+
+
+def test_a_killed_day_and_a_stopped_backfill_are_rows_named_after_their_files(tmp_path):
+    stages = {"ingest": 1.0, "recon": 2.0}
+    files = [
+        _day("day-5-ok", 5, [{"stages": stages, "steps": {"reconciliation": 2.0}}]),
+        _day("day-5-killed", 5, None, returncode=-9),
+        ("backfill-stopped", {"scenario": "backfill", "payments_per_day": 5, "days": 30,
+                              "stopped_after": 2,
+                              "run": {"days": [{"wall": 3.0}, {"wall": 4.0}]}}),
+    ]  # fmt: skip
+    paths = []
+    for name, record in files:
+        (path := tmp_path / f"{name}.json").write_text(json.dumps(record))
+        paths.append(path)
+    table = render(paths)
+    killed = next(line for line in table.splitlines() if line.startswith("| day-5-killed "))
+    assert "exit -9" in killed and killed.count("|") == table.splitlines()[0].count("|")
+    recon_rows = [line for line in table.splitlines() if "0.20 (+0.10)" in line]
+    assert [row.split(" | ")[0] for row in recon_rows] == ["| day-5-ok"]
+    assert "| backfill-stopped | 30 days × 5 (stopped after 2) | 7.0 |" in table
