@@ -27,7 +27,7 @@ from billing_pipeline.warehouse.tables import query_frame
 STEPS = ("invoice_to_capture", "capture_to_settlement", "settlement_to_bank")
 
 _SQL = """
-with lines as (select * from fx_attribution_lines),
+with lines as (select * from __LINES__),
 events as (select * from store.events),
 payments as (
     select payload->>'payment_id' as payment_id,
@@ -117,12 +117,22 @@ order by payment_id nulls last
 """
 
 
-def payment_attribution(conn: duckdb.DuckDBPyConnection, lines: pl.DataFrame) -> pl.DataFrame:
+# Where the journal is when it is not handed over as a frame.
+JOURNAL = "ledger_store.journal_lines"
+
+
+def payment_attribution(
+    conn: duckdb.DuckDBPyConnection, lines: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """One row per captured payment (and one with payment_id null for the unattributed part):
     its realized FX by step and in total, functional minor units, gain positive. `lines` are
-    journal lines with `fx_item`; `conn` holds `store.events`."""
+    journal lines with `fx_item`; without them, the journal `conn` holds is read in place (a
+    long history does not fit in memory as a frame: ~10 GiB at 1M payments a day); `conn`
+    holds `store.events`."""
+    if lines is None:
+        return query_frame(conn, _SQL.replace("__LINES__", JOURNAL))
     conn.register("fx_attribution_lines", lines.to_arrow())
     try:
-        return query_frame(conn, _SQL)
+        return query_frame(conn, _SQL.replace("__LINES__", "fx_attribution_lines"))
     finally:
         conn.unregister("fx_attribution_lines")
