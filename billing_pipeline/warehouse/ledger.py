@@ -138,7 +138,9 @@ def rebuild_ledger(
     in chunks of that many, one transaction each, every chunk an incremental run over the
     store as it stood at the chunk's last event: the ledger's memory is bounded by the
     chunk, not the history. A rebuild of a store that large empties the ledger and catches
-    up the same way (a stop half-way resumes from the last chunk written)."""
+    up the same way (a stop half-way resumes from the last chunk written); its audit is then
+    the rotating sample of an incremental run, since rebuilding the whole journal in memory
+    to compare is exactly what would not fit."""
     ensure_ledger(conn)
     book, _ = rate_book(conn)
     plan = watermark.plan_run(conn, book, functional, rule, force_full=full)
