@@ -9,7 +9,7 @@ from dbt.version import __version__ as dbt_version
 from packaging import version
 
 from billing_pipeline import settings
-from billing_pipeline.reliability.threads import duckdb_connection_config
+from billing_pipeline.reliability.duckdb_settings import duckdb_connection_config
 
 # Every asset that writes billing.duckdb runs in this pool, limited to one at a time
 # (dagster.yaml), because DuckDB allows a single writing process per file.
