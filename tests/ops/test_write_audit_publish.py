@@ -118,28 +118,37 @@ def test_an_analyst_reading_during_a_run_never_meets_a_lock_or_a_half_published_
     assert "ledger.trial_balance" in outcome["relations"][0]
 
 
+def _tamper_and_rerun_day2(worlds, folder, sql: str, params=None):
+    """A copy of the backfill world with `sql` applied to its warehouse, day 2 run again:
+    (the copy, the published file's identity before, rows changed, the rerun, its output,
+    its run-log record)."""
+    shutil.copytree(worlds["backfill"], folder)
+    before = _file_identity(folder / "warehouse" / "analytics.duckdb")
+    with duckdb.connect(str(folder / "warehouse" / "billing.duckdb")) as conn:
+        changed = conn.execute(sql, params).fetchone()
+    rerun = _cli(folder, "run", "--from", DAY2, "--to", DAY2)
+    output = " ".join((rerun.stdout + rerun.stderr).split())
+    record = json.loads((folder / "warehouse" / "run_log" / f"{DAY2}.json").read_text())
+    return before, changed, rerun, output, record
+
+
 def test_a_failed_blocking_check_keeps_the_published_file_and_names_the_check(worlds, tmp_path):
     tampered = tmp_path / "tampered"
-    shutil.copytree(worlds["backfill"], tampered)
     analytics = tampered / "warehouse" / "analytics.duckdb"
-    before = _file_identity(analytics)
-    with duckdb.connect(str(tampered / "warehouse" / "billing.duckdb")) as conn:
-        changed = conn.execute(
-            "update store.events set payload = replace(payload, '\"amount_minor\":', "
-            "'\"amount_minor\":9') where seq = (select min(seq) from store.events "
-            "where payload like '%\"amount_minor\":%')"
-        ).fetchone()
+    before, changed, rerun, output, record = _tamper_and_rerun_day2(
+        worlds,
+        tampered,
+        "update store.events set payload = replace(payload, '\"amount_minor\":', "
+        "'\"amount_minor\":9') where seq = (select min(seq) from store.events "
+        "where payload like '%\"amount_minor\":%')",
+    )
     assert changed == (1,)
 
-    rerun = _cli(tampered, "run", "--from", DAY2, "--to", DAY2)
-
     assert rerun.returncode == 1
-    output = " ".join((rerun.stdout + rerun.stderr).split())
     assert "failed checks: ['store/events:hash_chain_verifies']" in output
     assert "nothing published" in output
     assert _file_identity(analytics) == before
     assert not [p for p in analytics.parent.iterdir() if p.name.endswith(".tmp")]
-    record = json.loads((tampered / "warehouse" / "run_log" / f"{DAY2}.json").read_text())
     assert record["success"] is False and record["published"] is False
     assert [c["check"] for c in record["checks"] if not c["passed"]] == ["hash_chain_verifies"]
 
@@ -153,26 +162,20 @@ def test_a_null_in_a_bundled_not_null_column_fails_dbt_and_publishes_nothing(wor
     # not_null_columns checks several columns of a model in one dbt test; a null in any one
     # of them must still fail the build and keep the published file as it was.
     tampered = tmp_path / "null_account"
-    shutil.copytree(worlds["backfill"], tampered)
-    analytics = tampered / "warehouse" / "analytics.duckdb"
-    before = _file_identity(analytics)
-    with duckdb.connect(str(tampered / "warehouse" / "billing.duckdb")) as conn:
-        # A day-1 row: the rerun of day 2 re-lands day 2 only, and only dbt reads it again.
-        changed = conn.execute(
-            "update raw.bank_lines set account_id = null where partition_date = ? "
-            "and source_line = (select min(source_line) from raw.bank_lines "
-            "where partition_date = ?)",
-            [DAY1, DAY1],
-        ).fetchone()
+    # A day-1 row: the rerun of day 2 re-lands day 2 only, and only dbt reads it again.
+    before, changed, rerun, output, record = _tamper_and_rerun_day2(
+        worlds,
+        tampered,
+        "update raw.bank_lines set account_id = null where partition_date = ? "
+        "and source_line = (select min(source_line) from raw.bank_lines "
+        "where partition_date = ?)",
+        [DAY1, DAY1],
+    )
     assert changed[0] >= 1
 
-    rerun = _cli(tampered, "run", "--from", DAY2, "--to", DAY2)
-
     assert rerun.returncode == 1
-    output = " ".join((rerun.stdout + rerun.stderr).split())
     assert "nothing published" in output
-    assert _file_identity(analytics) == before
-    record = json.loads((tampered / "warehouse" / "run_log" / f"{DAY2}.json").read_text())
+    assert _file_identity(tampered / "warehouse" / "analytics.duckdb") == before
     assert record["success"] is False and record["published"] is False
     failed = [c["check"] for c in record["checks"] if not c["passed"]]
     assert failed == ["not_null_columns_stg_bank__lines_account_id__amount_minor"]
