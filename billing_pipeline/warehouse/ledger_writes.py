@@ -47,11 +47,6 @@ def _series(name: str, values: list) -> pl.Series:
     return pl.Series(name, values, strict=False)
 
 
-def _replace(conn, table: str, frame: pl.DataFrame | None) -> None:
-    conn.execute(f"delete from {table}")
-    _insert(conn, table, frame)
-
-
 _PAYMENT_COLUMNS = [
     "payment_id", "state", "state_since", "currency", "amount_authorized_minor",
     "amount_captured_minor", "amount_refunded_minor", "amount_disputed_minor",
@@ -75,21 +70,9 @@ AGGREGATE_TABLES = (
 )  # fmt: skip
 
 
-def write_all(conn, folded, lines: pl.DataFrame, quarantine: pl.DataFrame, run_id, now) -> None:
-    for table, attribute, columns, _, _ in AGGREGATE_TABLES:
-        _replace(conn, f"ledger_store.{table}", rows_frame(getattr(folded, attribute), columns))
-    _replace(conn, "ledger_store.journal_lines", lines)
-    # The ledger's quarantine rows are a projection too: replace them whole.
-    conn.execute(
-        "delete from ingest.quarantine where stage = 'ledger' "
-        "and (reason like 'lifecycle:%' or reason like 'posting:%')"
-    )
-    _quarantine(conn, quarantine, run_id, now)
-
-
 def clear_all(conn) -> None:
-    """An empty ledger with no build state: what a rebuild in chunks starts from (a stop
-    before its first chunk is written leaves a ledger the next run rebuilds again)."""
+    """An empty ledger with no build state: what a full write and a rebuild in chunks start
+    from (a stop before the first chunk is written leaves a ledger the next run rebuilds)."""
     for table, _, _, _, _ in AGGREGATE_TABLES:
         conn.execute(f"delete from ledger_store.{table}")
     conn.execute("delete from ledger_store.journal_lines")
@@ -98,6 +81,15 @@ def clear_all(conn) -> None:
         "and (reason like 'lifecycle:%' or reason like 'posting:%')"
     )
     conn.execute("delete from ledger_store.build_state")
+
+
+def write_all(conn, folded, lines: pl.DataFrame, quarantine: pl.DataFrame, run_id, now) -> None:
+    # The ledger's quarantine rows are a projection too: replaced whole with the rest.
+    clear_all(conn)
+    for table, attribute, columns, _, _ in AGGREGATE_TABLES:
+        _insert(conn, f"ledger_store.{table}", rows_frame(getattr(folded, attribute), columns))
+    _insert(conn, "ledger_store.journal_lines", lines)
+    _quarantine(conn, quarantine, run_id, now)
 
 
 def write_delta(conn, delta: Delta, run_id, now, plan, stamp) -> None:
