@@ -8,10 +8,12 @@ expressions. `payments.apply` stays the definition: the rules below are its rule
 its order, with its rejection reasons word for word (tests/domain/test_payment_frames.py
 folds random histories both ways and compares states, histories and rejections).
 
-Payments a step cannot take as they are go back to the caller (`FrameFold.irregular`), to be
-folded by `payments.fold_from`: no stored state (the first event must create the payment), an
-event without id or instant, an id seen twice, an unknown event type, or more than
-`MAX_STEPS` new events (one step per event would cost more than it saves).
+A payment without a stored state starts at null and must be created by its first accepted
+event, as in `payments.apply`. Payments a step cannot take as they are go back to the caller
+(`FrameFold.irregular`), to be folded by `payments.fold_from`: an empty payment id, an event
+without id or instant, an id seen twice, an unknown event type (its reason quotes the raw
+value), or more than `MAX_STEPS` new events (one step per event would cost more than it
+saves).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from billing_pipeline.domain import payments
+from billing_pipeline.domain.money import MoneyError, exponent
 
 MAX_STEPS = 16
 INSTANT = pl.Datetime("us", "UTC")
@@ -38,7 +41,7 @@ EVENT_SCHEMA = {
 STATE_COLUMNS = list(STATE_SCHEMA)
 HISTORY_COLUMNS = list(payments.HistoryRow._fields)
 
-_CAPTURED, _REFUNDED = "payment.captured", "payment.refunded"
+_CREATED, _CAPTURED, _REFUNDED = "payment.created", "payment.captured", "payment.refunded"
 _AUTHORIZED, _OPENED = "payment.authorized", "payment.dispute_opened"
 _WON, _LOST = "payment.dispute_won", "payment.dispute_lost"
 _AMOUNT_REQUIRED = [_CAPTURED, _REFUNDED]
@@ -87,25 +90,27 @@ def fold_frames(states: pl.DataFrame, events: pl.DataFrame) -> FrameFold:
         ).any()
         | (pl.col("event_id").n_unique() < pl.len())
         | (pl.len() > MAX_STEPS)
+        | (pl.col("payment_id") == "").any()
     )
-    per_payment = per_payment.join(
-        states.select("payment_id", known=pl.lit(True)), on="payment_id", how="left"
-    )
-    regular = per_payment.filter(~pl.col("odd") & pl.col("known").is_not_null())
+    regular = per_payment.filter(~pl.col("odd"))
     irregular = per_payment.join(regular, on="payment_id", how="anti")["payment_id"]
     events = events.join(regular.select("payment_id"), on="payment_id", how="semi")
     events = events.rename({name: f"e_{name}" for name in _SHARED}).with_columns(
         step=pl.int_range(pl.len()).over("payment_id")
     )
     current = states.join(regular.select("payment_id"), on="payment_id", how="semi")
+    unusable = _currency_problems(events.filter(pl.col("type") == _CREATED)["e_currency"])
     history, rejections = [], []
     for step in range(MAX_STEPS):
         batch = events.filter(pl.col("step") == step)
         if batch.is_empty():
             break
         outcome = (
-            batch.join(current, on="payment_id")
+            batch.join(current, on="payment_id", how="left")
+            .with_columns(_unborn_as_created())
             .join(_TARGETS, on=["state", "type"], how="left")
+            .join(unusable, on="e_currency", how="left")
+            .with_columns(_creation_targets())
             .with_columns(_to_state())
             .with_columns(_reason())
         )
@@ -138,6 +143,39 @@ def _stack(frames: list[pl.DataFrame], schema: dict) -> pl.DataFrame:
     if not frames:
         return pl.DataFrame(schema=schema)
     return pl.concat(frames).sort("payment_id", "step").select(list(schema))
+
+
+def _currency_problems(currencies: pl.Series) -> pl.DataFrame:
+    """Why each currency a creation names cannot be a payment's (`money.exponent`)."""
+    problems = []
+    for code in currencies.drop_nulls().unique().to_list():
+        try:
+            exponent(code)
+        except MoneyError as error:
+            problems.append((code, str(error)))
+    return pl.DataFrame(
+        problems, schema={"e_currency": pl.Utf8, "currency_problem": pl.Utf8}, orient="row"
+    )
+
+
+def _unborn_as_created() -> list[pl.Expr]:
+    """A payment with no state yet reads as `payments._create` would make it (its own
+    `state` stays null until an event creates it)."""
+    amounts = ("amount_captured_minor", "amount_refunded_minor", "amount_disputed_minor")
+    return [
+        *(pl.col(name).fill_null(0) for name in amounts),
+        pl.coalesce("currency", "e_currency").alias("currency"),
+    ]
+
+
+def _creation_targets() -> list[pl.Expr]:
+    """Before it exists a payment takes `payment.created` only (the table's None row)."""
+    creates = pl.col("state").is_null() & (pl.col("type") == _CREATED)
+    return [
+        pl.when(creates).then(pl.lit("created")).otherwise(pl.col("first_target"))
+        .alias("first_target"),
+        pl.when(creates).then(pl.lit(["created"])).otherwise(pl.col("targets")).alias("targets"),
+    ]  # fmt: skip
 
 
 def _amount() -> pl.Expr:
@@ -177,8 +215,11 @@ def _reason() -> pl.Expr:
     kind, state, amount = pl.col("type"), pl.col("state"), _amount()
     captured, refunded = pl.col("amount_captured_minor"), pl.col("amount_refunded_minor")
     authorized, currency = pl.col("amount_authorized_minor"), pl.col("e_currency")
+    new = state.is_null()
     return (
-        pl.when(pl.col("first_target").is_null())
+        pl.when(pl.col("first_target").is_null() & new)
+        .then(pl.format("{} not allowed before payment.created", kind))
+        .when(pl.col("first_target").is_null())
         .then(pl.format("{} not allowed from {}", kind, state))
         .when(amount.is_not_null() & (amount <= 0))
         .then(pl.format("amount_minor must be a positive int, got {}", amount))
@@ -186,6 +227,10 @@ def _reason() -> pl.Expr:
         .then(pl.format("{} without amount_minor", kind))
         .when(amount.is_not_null() & currency.is_null())
         .then(pl.format("amount_minor {} without currency", amount))
+        .when(new & currency.is_null())
+        .then(pl.lit("payment.created without currency"))
+        .when(new)
+        .then(pl.col("currency_problem"))
         .when(currency.is_not_null() & (currency != pl.col("currency")))
         .then(pl.format("currency {} does not match payment currency {}", currency,
                         pl.col("currency")))

@@ -20,8 +20,9 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import duckdb
+import polars as pl
 
-from billing_pipeline.domain import invoices, payments
+from billing_pipeline.domain import invoices, payment_frames, payments
 from billing_pipeline.warehouse.ledger_keys import KEYS
 from billing_pipeline.warehouse.lifecycles import (
     INVOICE_EVENTS,
@@ -29,6 +30,7 @@ from billing_pipeline.warehouse.lifecycles import (
     INVOICE_RESUME,
     PAYMENT_RESUME,
     Folded,
+    Rejection,
     collect_payment,
     fold_invoice,
     gc_paused,
@@ -39,15 +41,18 @@ UTC = ZoneInfo("UTC")
 _NEW = "seq > $since and seq <= $upto"
 # Resumed payments' new events come from the typed copies (`ledger_keys`): no payload is
 # parsed. A resumed key is never chr(0) (`ledger_scope` refolds that one), so it is the
-# payload's payment_id. Instants come as UTC wall-clock timestamps: DuckDB builds
-# zone-aware datetimes several times slower (`_Utc` puts the zone back).
+# payload's payment_id. Instants come as UTC wall-clock timestamps, made UTC in the frame.
 _PAYMENT_RESUME = f"""
-select idempotency_key, event_type, timezone('UTC', occurred_at), payment_key, amount_minor,
-       currency, processor, processor_ref, invoice_id, customer_id
+select idempotency_key as event_id, event_type as type, timezone('UTC', occurred_at) as occurred_at,
+       payment_key as payment_id, amount_minor, currency, processor, processor_ref, invoice_id,
+       customer_id
 from {KEYS}
 where event_type like 'payment.%' and {_NEW}
   and payment_key in (select key from {PAYMENT_RESUME})
-order by payment_key
+"""
+_STORED_PAYMENTS = f"""
+select * replace (timezone('UTC', state_since) as state_since) from ledger_store.payment_states
+where payment_id in (select key from {PAYMENT_RESUME})
 """
 # The window twice: the store's zone maps skip old events, the copies' too.
 _INVOICE_RESUME = INVOICE_EVENTS.format(
@@ -75,6 +80,62 @@ def _stored_states(conn, kind: str, scope: str, aggregate, instants: tuple[str, 
     return states
 
 
+def _resume_payments(conn, folded: Folded, window: dict) -> list[invoices.InvoiceEvent]:
+    """Payments as frames (`payment_frames`), the few it cannot take one by one; returns the
+    card payments their accepted captures apply to invoices."""
+    instant = pl.col("state_since").cast(payment_frames.INSTANT)
+    stored = conn.sql(_STORED_PAYMENTS).pl().with_columns(instant)
+    events = conn.sql(_PAYMENT_RESUME, params=window).pl()
+    events = events.with_columns(pl.col("occurred_at").cast(payment_frames.INSTANT))
+    fold = payment_frames.fold_frames(stored, events)
+    folded.payment_state_frames.append(fold.states)
+    folded.payment_history_frames.append(fold.history)
+    folded.accepted_payment_events.update(fold.history["event_id"].to_list())
+    folded.resumed_payments.update(fold.states["payment_id"].to_list())
+    folded.rejections.extend(
+        Rejection(event_id, f"payment {payment_id}", reason)
+        for event_id, payment_id, reason in fold.rejections.iter_rows()
+    )
+    card_applications = _card_applications(fold)
+    if fold.irregular:
+        odd = pl.col("payment_id").is_in(fold.irregular)
+        states = {row[0]: payments.PaymentAggregate(*row) for row in stored.filter(odd).rows()}
+        captures: dict[str, tuple[int, object]] = {}
+        rows = events.filter(odd).select(payments.EVENT_COLUMNS).sort("payment_id").rows()
+        for payment_id, group in itertools.groupby(rows, key=operator.itemgetter(3)):
+            group_events = [payments.PaymentEvent(*row) for row in group]
+            for event in group_events:
+                if event.type == "payment.captured":
+                    captures[event.event_id] = (event.amount_minor, event.occurred_at)
+            folded.resumed_payments.add(payment_id)
+            result = payments.fold_from(states.get(payment_id), group_events)
+            collect_payment(result, captures, folded, card_applications)
+    return card_applications
+
+
+def _card_applications(fold: payment_frames.FrameFold) -> list[invoices.InvoiceEvent]:
+    """Each accepted capture of a payment that names an invoice pays that invoice
+    (`lifecycles._card_applications`, for the frame fold)."""
+    named = fold.states.filter(pl.col("invoice_id").is_not_null() & (pl.col("invoice_id") != ""))
+    captures = fold.history.filter(pl.col("type") == "payment.captured").join(
+        named.select("payment_id", "invoice_id", "customer_id", "currency"), on="payment_id"
+    )
+    rows = captures.select(
+        "event_id",
+        "occurred_at",
+        "invoice_id",
+        "customer_id",
+        "amount_minor",
+        "currency",
+        "payment_id",
+    ).rows()
+    return [
+        invoices.InvoiceEvent(event_id, "invoice.payment_applied", at, invoice, customer, amount,
+                              currency, source="card_payment", source_ref=payment_id)
+        for event_id, at, invoice, customer, amount, currency, payment_id in rows
+    ]  # fmt: skip
+
+
 class _Utc(dict):
     """UTC wall-clock timestamp -> the instant DuckDB reads back in a UTC session. Memoized:
     events share instants (whole seconds) and `replace` costs more than a dict lookup."""
@@ -92,25 +153,7 @@ def resume(conn: duckdb.DuckDBPyConnection, folded: Folded, since: int, upto: in
     steps first, and because a resumed payment's invoice and customer were already known
     (its earlier captures' applications do not change)."""
     window = {"since": since, "upto": upto}
-    stored = _stored_states(
-        conn, "payment", PAYMENT_RESUME, payments.PaymentAggregate, ("state_since",)
-    )
-    rows = conn.execute(_PAYMENT_RESUME, window).fetchall()
-    captures: dict[str, tuple[int, object]] = {}
-    card_applications: list[invoices.InvoiceEvent] = []
-    results, utc = [], _Utc()
-    for payment_id, group in itertools.groupby(rows, key=operator.itemgetter(3)):
-        events = [
-            payments.PaymentEvent(key, kind, utc[at], pid, amount, cur, proc, ref, inv, cust)
-            for key, kind, at, pid, amount, cur, proc, ref, inv, cust in group
-        ]
-        for event in events:
-            if event.type == "payment.captured":
-                captures[event.event_id] = (event.amount_minor, event.occurred_at)
-        folded.resumed_payments.add(payment_id)
-        results.append(payments.fold_from(stored.get(payment_id), events))
-    for result in results:
-        collect_payment(result, captures, folded, card_applications)
+    card_applications = _resume_payments(conn, folded, window)
     by_invoice: dict[str | None, list[invoices.InvoiceEvent]] = {}
     for values in (cursor := conn.execute(_INVOICE_RESUME, window)).fetchall():
         event = invoices.InvoiceEvent.from_row(

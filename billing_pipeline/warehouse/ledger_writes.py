@@ -38,6 +38,17 @@ def rows_frame(rows: list, columns: list[str]) -> pl.DataFrame | None:
     )
 
 
+def aggregate_frame(folded: Folded, attribute: str, columns: list[str]) -> pl.DataFrame | None:
+    """The rows of one `Folded` list, with those it holds as frames (payments only)."""
+    frames = {
+        "payment_states": folded.payment_state_frames,
+        "payment_history": folded.payment_history_frames,
+    }.get(attribute, [])
+    parts = [rows_frame(getattr(folded, attribute), columns), *(f.select(columns) for f in frames)]
+    parts = [part for part in parts if part is not None and part.height]
+    return pl.concat(parts, how="vertical_relaxed") if parts else None
+
+
 def _series(name: str, values: list) -> pl.Series:
     first = next((value for value in values if value is not None), None)
     if isinstance(first, datetime) and first.tzinfo is not None:
@@ -87,7 +98,7 @@ def write_all(conn, folded, lines: pl.DataFrame, quarantine: pl.DataFrame, run_i
     # The ledger's quarantine rows are a projection too: replaced whole with the rest.
     clear_all(conn)
     for table, attribute, columns, _, _ in AGGREGATE_TABLES:
-        _insert(conn, f"ledger_store.{table}", rows_frame(getattr(folded, attribute), columns))
+        _insert(conn, f"ledger_store.{table}", aggregate_frame(folded, attribute, columns))
     _insert(conn, "ledger_store.journal_lines", lines)
     _quarantine(conn, quarantine, run_id, now)
 
@@ -111,9 +122,7 @@ def write_delta(conn, delta: Delta, run_id, now, plan, stamp) -> None:
                 )
             finally:
                 conn.unregister("ledger_resumed")
-        _insert(
-            conn, f"ledger_store.{table}", rows_frame(getattr(delta.folded, attribute), columns)
-        )
+        _insert(conn, f"ledger_store.{table}", aggregate_frame(delta.folded, attribute, columns))
     conn.register("ledger_delta_items", delta.items.to_arrow())
     try:
         conn.execute(

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import duckdb
+import polars as pl
 
 from billing_pipeline.domain import invoices, payments
 from billing_pipeline.warehouse.ledger_keys import KEYS
@@ -127,6 +128,10 @@ class Folded:
     # Resumed aggregates: their rows here are only the new ones (states: all of them).
     resumed_payments: set[str] = field(default_factory=set)
     resumed_invoices: set[str] = field(default_factory=set)
+    # Payments folded as frames (`domain.payment_frames`): rows of the two lists above, kept
+    # as frames because they are written as frames.
+    payment_state_frames: list[pl.DataFrame] = field(default_factory=list)
+    payment_history_frames: list[pl.DataFrame] = field(default_factory=list)
 
 
 def gc_paused(function):

@@ -82,6 +82,10 @@ def _payment(draw, index: int):
         stored = payments.fold_from(None, _opening(payment_id, amount, steps)).payment
     count = draw(st.integers(1, MAX_STEPS + 2))
     new = [draw(_event(payment_id, n)) for n in range(count)]
+    if stored is None and draw(st.booleans()):  # created in this run, or not: both happen
+        currency = draw(st.sampled_from(["EUR", "EUR", "XYZ", None]))
+        new[0] = payments.PaymentEvent(f"{payment_id}-c", "payment.created", T0, payment_id,
+                                       None, currency, "stripe", f"ch_{payment_id}")  # fmt: skip
     return stored, new
 
 
@@ -113,15 +117,18 @@ def test_every_single_step_from_every_opening_matches_fold_from():
     ]  # fmt: skip
     kinds = [*payments.EVENT_TYPES]
     cases = []
-    for steps in openings:
+    for steps in [None, *openings]:
         for authorized in (None, 5_000):
             for kind in kinds:
                 for amount in (None, -5, 0, 2_499, 2_500, 2_501, 5_000, 5_001, 10_000):
-                    for currency in ("EUR", "USD", None):
+                    for currency in ("EUR", "USD", "XYZ", None):
                         pid = f"pay_{len(cases):05d}"
-                        stored = payments.fold_from(None, _opening(pid, authorized, steps))
+                        stored = None
+                        if steps is not None:
+                            opening = _opening(pid, authorized, steps)
+                            stored = payments.fold_from(None, opening).payment
                         event = payments.PaymentEvent(f"{pid}-n", kind, T0, pid, amount, currency)
-                        cases.append((stored.payment, [event]))
+                        cases.append((stored, [event]))
     _assert_same_as_fold_from(cases)
 
 
@@ -134,17 +141,20 @@ def _assert_same_as_fold_from(cases) -> None:
     for stored, new in cases:
         payment_id = new[0].payment_id
         unusual = (
-            stored is None
-            or len(new) > MAX_STEPS
+            len(new) > MAX_STEPS
             or len({e.event_id for e in new}) < len(new)
             or any(e.type not in payments.EVENT_TYPES for e in new)
         )
         assert (payment_id in fold.irregular) == unusual
-        assert (payment_id in states) == (not unusual)
         if unusual:
+            assert payment_id not in states
             continue
         result = payments.fold_from(stored, new)
-        assert states[payment_id] == dict(zip(STATE_SCHEMA, _fields(result.payment), strict=True))
+        if result.payment is None:  # never created
+            assert payment_id not in states
+        else:
+            after = dict(zip(STATE_SCHEMA, _fields(result.payment), strict=True))
+            assert states[payment_id] == after
         expected_history += [tuple(row) for row in result.history]
         expected_rejections += [tuple(r) for r in result.rejections]
     assert history == expected_history
@@ -154,8 +164,8 @@ def _assert_same_as_fold_from(cases) -> None:
 def test_irregular_payments_are_named_not_folded():
     stored = payments.fold_from(None, _opening("pay_1", 100, ["payment.authorized"])).payment
     clean = payments.PaymentEvent("pay_1-b", "payment.captured", T0, "pay_1", 100, "EUR")
-    orphan = payments.PaymentEvent("pay_2-b", "payment.captured", T0, "pay_2", 100, "EUR")
-    fold = fold_frames(*_frames([(stored, [clean]), (None, [orphan])]))
+    odd = payments.PaymentEvent("pay_2-b", "payment.bogus", T0, "pay_2", 100, "EUR")
+    fold = fold_frames(*_frames([(stored, [clean]), (None, [odd])]))
     assert fold.irregular == ["pay_2"]
     assert fold.states["state"].to_list() == ["captured"]
     assert fold.history["event_id"].to_list() == ["pay_1-b"]
