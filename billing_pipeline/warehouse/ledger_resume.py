@@ -6,9 +6,11 @@ the ones already folded, instead of refolding its whole history: the domain fold
 so a resumed aggregate goes through exactly the steps a full refold would take last.
 
 This runs for every payment an event reached since the last run (200k+ a day at 100k
-payments a day), so it is fed cheaply: events from the typed copies (`ledger_keys`), no
-payload parsed; instants read as UTC wall-clock timestamps and given their zone back once
-per distinct instant; the cyclic garbage collector paused while folding (`gc_paused`).
+payments a day), so payments fold as frames (`domain.payment_frames`: step k applies every
+payment's k-th new event at once), new payments included, and only the few it hands back go
+through `payments.fold_from`. Events come from the typed copies (`ledger_keys`), no payload
+parsed. Invoices still fold one by one, with the cyclic garbage collector paused
+(`gc_paused`).
 """
 
 from __future__ import annotations
