@@ -78,6 +78,8 @@ def fold_frames(states: pl.DataFrame, events: pl.DataFrame) -> FrameFold:
     """Fold `events` (`payments.EVENT_COLUMNS`, payment_id never null) onto `states`
     (`STATE_COLUMNS`, one row per payment), in (occurred_at, event_id) order per payment.
     Instants may come in any zone; they come out as UTC."""
+    if events["payment_id"].null_count():
+        raise ValueError("events without payment_id cannot be grouped into payments")
     events = events.select(pl.col(n).cast(t) for n, t in EVENT_SCHEMA.items()).sort(
         "payment_id", "occurred_at", "event_id", nulls_last=False
     )
@@ -99,7 +101,7 @@ def fold_frames(states: pl.DataFrame, events: pl.DataFrame) -> FrameFold:
         step=pl.int_range(pl.len()).over("payment_id")
     )
     current = states.join(regular.select("payment_id"), on="payment_id", how="semi")
-    unusable = _currency_problems(events.filter(pl.col("type") == _CREATED)["e_currency"])
+    currency_problems = _currency_problems(events.filter(pl.col("type") == _CREATED)["e_currency"])
     history, rejections = [], []
     for step in range(MAX_STEPS):
         batch = events.filter(pl.col("step") == step)
@@ -109,7 +111,7 @@ def fold_frames(states: pl.DataFrame, events: pl.DataFrame) -> FrameFold:
             batch.join(current, on="payment_id", how="left")
             .with_columns(_unborn_as_created())
             .join(_TARGETS, on=["state", "type"], how="left")
-            .join(unusable, on="e_currency", how="left")
+            .join(currency_problems, on="e_currency", how="left")
             .with_columns(_creation_targets())
             .with_columns(_to_state())
             .with_columns(_reason())

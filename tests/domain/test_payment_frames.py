@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -169,3 +170,12 @@ def test_irregular_payments_are_named_not_folded():
     assert fold.irregular == ["pay_2"]
     assert fold.states["state"].to_list() == ["captured"]
     assert fold.history["event_id"].to_list() == ["pay_1-b"]
+
+
+def test_events_without_payment_id_are_refused_not_grouped():
+    nameless = {**dict.fromkeys(EVENT_SCHEMA), "event_id": "e1", "type": "payment.created",
+                "occurred_at": T0}  # fmt: skip
+    with pytest.raises(ValueError, match="without payment_id"):
+        fold_frames(
+            pl.DataFrame(schema=STATE_SCHEMA), pl.DataFrame([nameless], schema=EVENT_SCHEMA)
+        )
