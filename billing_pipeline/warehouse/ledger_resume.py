@@ -45,9 +45,9 @@ _NEW = "seq > $since and seq <= $upto"
 # parsed. A resumed key is never chr(0) (`ledger_scope` refolds that one), so it is the
 # payload's payment_id. Instants come as UTC wall-clock timestamps, made UTC in the frame.
 _PAYMENT_RESUME = f"""
-select idempotency_key as event_id, event_type as type, timezone('UTC', occurred_at) as occurred_at,
-       payment_key as payment_id, amount_minor, currency, processor, processor_ref, invoice_id,
-       customer_id
+select idempotency_key as event_id, event_type as type,
+       timezone('UTC', occurred_at) as occurred_at, payment_key as payment_id, amount_minor,
+       currency, processor, processor_ref, invoice_id, customer_id
 from {KEYS}
 where event_type like 'payment.%' and {_NEW}
   and payment_key in (select key from {PAYMENT_RESUME})

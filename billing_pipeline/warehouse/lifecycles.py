@@ -128,8 +128,8 @@ class Folded:
     # Resumed aggregates: their rows here are only the new ones (states: all of them).
     resumed_payments: set[str] = field(default_factory=set)
     resumed_invoices: set[str] = field(default_factory=set)
-    # Payments folded as frames (`domain.payment_frames`): rows of the two lists above, kept
-    # as frames because they are written as frames.
+    # Payments folded as frames (`domain.payment_frames`): more rows of `payment_states` and
+    # `payment_history`, kept as frames because they are written as frames.
     payment_state_frames: list[pl.DataFrame] = field(default_factory=list)
     payment_history_frames: list[pl.DataFrame] = field(default_factory=list)
 
