@@ -140,7 +140,13 @@ def monetary_sql(column: str) -> str:
 
 
 def _revaluation(conn, entries, realized, items, book, functional, rule, posted):
-    """Every month end's revaluation from the journal as it will be after this delta."""
+    """Every month end's revaluation from the journal as it will be after this delta.
+
+    The journal is summed once per account, currency and month (a few hundred rows), not
+    copied: a copy of every line was the largest cost of a chunk that grows with history.
+    A line counts at a month end when its month ends on or before it, so each month end's
+    balances are sums of whole months, and the last line by (date, fact, line) is the largest
+    of the months' last lines."""
     keep = ["effective_date", "fact_id", "line_no", "account", "currency", "event_id",
             "debit_minor", "credit_minor", "functional_debit_minor", "functional_credit_minor",
             "fact_type"]  # fmt: skip
@@ -150,36 +156,44 @@ def _revaluation(conn, entries, realized, items, book, functional, rule, posted)
     try:
         conn.execute(
             f"""
-            create or replace temp table ledger_revaluation_base as
-            select {", ".join(keep)} from ledger_store.journal_lines
-            where fact_type not in {REVALUATION_TYPES}
-              and not (not ({DERIVED})
-                       and event_id in (select event_id from ledger_dirty_events))
-              and not (fact_type = 'fx.realized' and fact_id in (
-                  select fact_id from ledger_store.journal_lines
-                  where fact_type = 'fx.realized'
-                    and fx_item in (select fx_item from ledger_delta_items)))
-            union all
-            select * from ledger_delta_fresh
+            create or replace temp table ledger_revaluation_months as
+            with base as (
+                select {", ".join(keep)} from ledger_store.journal_lines
+                where fact_type not in {REVALUATION_TYPES}
+                  and not (not ({DERIVED})
+                           and event_id in (select event_id from ledger_dirty_events))
+                  and not (fact_type = 'fx.realized' and fact_id in (
+                      select fact_id from ledger_store.journal_lines
+                      where fact_type = 'fx.realized'
+                        and fx_item in (select fx_item from ledger_delta_items)))
+                union all
+                select * from ledger_delta_fresh
+            )
+            select account, currency, last_day(effective_date) as month_end,
+                   min(effective_date) as first_date, max(effective_date) as last_date,
+                   sum(debit_minor - credit_minor) as net,
+                   sum(functional_debit_minor - functional_credit_minor) as functional_net,
+                   max(struct_pack(d := effective_date, f := fact_id, l := line_no,
+                                   e := event_id)) as last_line
+            from base group by all
             """
         )
     finally:
         conn.unregister("ledger_delta_fresh")
         conn.unregister("ledger_delta_items")
     first, last = conn.execute(
-        "select min(effective_date), max(effective_date) from ledger_revaluation_base"
+        "select min(first_date), max(last_date) from ledger_revaluation_months"
     ).fetchall()[0]
     balances = []
     if first is not None:
         for month_end in fx_postings.month_ends(first, last):
             rows = conn.execute(
                 f"""
-                select account, currency, sum(debit_minor - credit_minor)::bigint,
-                       sum(functional_debit_minor - functional_credit_minor)::bigint,
-                       arg_max(event_id, struct_pack(effective_date, fact_id, line_no))
-                from ledger_revaluation_base
+                select account, currency, sum(net)::bigint, sum(functional_net)::bigint,
+                       max(last_line).e
+                from ledger_revaluation_months
                 where currency != $functional and {monetary_sql("account")}
-                  and effective_date <= $month_end
+                  and month_end <= $month_end
                 group by account, currency
                 order by account, currency
                 """,

@@ -84,9 +84,14 @@ def test_day_by_day_with_late_events_and_rates_equals_full_rebuild(world):
         report = rebuild_ledger(conn, "USD", "half_even", f"day{index}", NOW)
         modes.append(report.mode)
         assert journal_rebuilds_identically(conn, "USD", "half_even")
+    assert modes[0] == "full" and modes[1:].count("incremental") >= 4, modes
+    # Month-end revaluations summed incrementally (in SQL) equal those a rebuild posts.
+    incremental = snapshot(conn)
+    assert any(line[1] == "fx.revaluation" for line in incremental["journal_lines"])
+    rebuild_ledger(conn, "USD", "half_even", "full", NOW, full=True)
+    assert_same(incremental, snapshot(conn))
     _land(conn, inbox, "rates", late_rates)
     last = rebuild_ledger(conn, "USD", "half_even", "rates", NOW)
-    assert modes[0] == "full" and modes[1:].count("incremental") >= 4, modes
     incremental = snapshot(conn)
     full = rebuild_ledger(conn, "USD", "half_even", "full", NOW, full=True)
     assert full.mode == "full"
