@@ -122,7 +122,7 @@ FACT_EVENTS_SQL = """(event_type like 'settlement.%' or event_type in (
 _SOURCES = """
 select e.idempotency_key as event_id, e.partition_date, e.source_line,
        coalesce(r.path, e.file_id) as source_file
-from store.events e
+from __EVENTS__ e
 semi join journal_source_ids i on i.event_id = e.idempotency_key
 left join (select file_id, min(path) as path from ingest.file_registry
            where status = 'landed' group by file_id) r using (file_id)
@@ -205,12 +205,15 @@ def post_and_convert(
     return lines, with_sources(conn, problems)
 
 
-def with_sources(conn: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> pl.DataFrame:
-    """`frame` plus the lineage of its `event_id`: partition date, source line and file."""
+def with_sources(
+    conn: duckdb.DuckDBPyConnection, frame: pl.DataFrame, events: str = "store.events"
+) -> pl.DataFrame:
+    """`frame` plus the lineage of its `event_id`: partition date, source line and file, read
+    from `events` (a copy of the store's rows that holds every one of them, or the store)."""
     ids = frame.select("event_id").unique()
     conn.register("journal_source_ids", ids.to_arrow())
     try:
-        sources = query_frame(conn, _SOURCES)
+        sources = query_frame(conn, _SOURCES.replace("__EVENTS__", events))
     finally:
         conn.unregister("journal_source_ids")
     return frame.join(sources, on="event_id", how="left")

@@ -57,7 +57,8 @@ def compute_delta(
     dirty = conn.sql("select event_id from ledger_dirty_events").pl()
     facts = facts.join(dirty, on="event_id", how="semi")
     entries, problems = post_entries(facts, book, functional, rule)
-    entries = with_sources(conn, entries)
+    # The dirty facts' events are all in the fact scope: a small table, not the store.
+    entries = with_sources(conn, entries, events="ledger_fact_scope")
     columns = _journal_columns(conn)
     entries = entries.select(columns)
     old_items = conn.sql(

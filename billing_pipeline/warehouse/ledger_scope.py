@@ -39,7 +39,7 @@ _INVOICE_KEY = "coalesce(invoice_id, chr(0))"
 _INVOICE_EVENT = "(event_type like 'invoice.%' or event_type = 'recon.cash_applied')"
 # The ledger's quarantine rows carry the event's file, line and payload, not its key.
 LEDGER_QUARANTINE_EVENTS = """
-select e.idempotency_key as event_id, q.reason
+select e.idempotency_key as event_id, e.seq, q.reason
 from ingest.quarantine q
 join store.events e
   on q.file_id = e.file_id and q.line_no is not distinct from e.source_line
@@ -54,7 +54,7 @@ def scope_new_events(conn: duckdb.DuckDBPyConnection, since_seq: int, upto_seq: 
     ledger_keys.refresh(conn, upto_seq)
     conn.execute(
         "create or replace temp table ledger_new_events as "
-        f"select idempotency_key, event_type, {_PAYMENT_KEY} as payment_key, invoice_id, "
+        f"select seq, idempotency_key, event_type, {_PAYMENT_KEY} as payment_key, invoice_id, "
         f"processor, processor_ref from {KEYS} where seq > $since and seq <= $upto",
         {"since": since_seq, "upto": upto_seq},
     )
@@ -78,7 +78,7 @@ def scope_sample(conn: duckdb.DuckDBPyConnection, bucket: int, buckets: int, upt
     ledger_keys.refresh(conn, upto_seq)
     conn.execute(
         "create or replace temp table ledger_new_events as "
-        f"select idempotency_key, event_type, {_PAYMENT_KEY} as payment_key, invoice_id, "
+        f"select seq, idempotency_key, event_type, {_PAYMENT_KEY} as payment_key, invoice_id, "
         f"processor, processor_ref from {KEYS} limit 0"
     )
     for table, key, where in (
@@ -190,13 +190,15 @@ def _split_resumable(conn: duckdb.DuckDBPyConnection, since: int, upto: int) -> 
 
 
 def _dirty(conn: duckdb.DuckDBPyConnection) -> None:
+    """The events to re-post, with their seq: events are fetched from the store by seq, which
+    its zone maps answer, not by their string keys, which means reading every stored key."""
     conn.execute(
         f"""
         create or replace temp table ledger_refold_events as
-        select idempotency_key as event_id from {KEYS}
+        select seq, idempotency_key as event_id from {KEYS}
         where event_type like 'payment.%' and {_PAYMENT_KEY} in (select key from {PAYMENT_SCOPE})
         union
-        select idempotency_key from {KEYS}
+        select seq, idempotency_key from {KEYS}
         where {_INVOICE_EVENT} and {_INVOICE_KEY} in (select key from {INVOICE_SCOPE})
         """
     )
@@ -207,15 +209,15 @@ def _dirty(conn: duckdb.DuckDBPyConnection) -> None:
             select distinct processor, processor_ref from ledger_new_events
             where event_type in {PAYMENT_MOVES} or event_type like 'settlement.%'
         )
-        select event_id from ledger_refold_events
+        select event_id, seq from ledger_refold_events
         union
-        select idempotency_key from ledger_new_events
+        select idempotency_key, seq from ledger_new_events
         union
-        select e.idempotency_key from {KEYS} e
+        select e.idempotency_key, e.seq from {KEYS} e
         join moved m on m.processor = e.processor and m.processor_ref = e.processor_ref
         where e.event_type in {PAYMENT_MOVES}
         union
-        select event_id from ({LEDGER_QUARANTINE_EVENTS}) where reason like 'posting:%'
+        select event_id, seq from ({LEDGER_QUARANTINE_EVENTS}) where reason like 'posting:%'
         """
     )
     conn.execute(
@@ -224,17 +226,16 @@ def _dirty(conn: duckdb.DuckDBPyConnection) -> None:
         with keys as (
             select distinct processor, processor_ref from {KEYS}
             where event_type in {PAYMENT_MOVES}
-              and idempotency_key in (select event_id from ledger_dirty_events)
+              and seq in (select seq from ledger_dirty_events)
         ),
         matched as (
             select e.seq from {KEYS} e
             join keys k on k.processor = e.processor and k.processor_ref = e.processor_ref
             where (e.event_type in {PAYMENT_MOVES} or e.event_type like 'settlement.%')
-              and e.idempotency_key not in (select event_id from ledger_dirty_events)
+              and e.seq not in (select seq from ledger_dirty_events)
         )
         select * from store.events
-        where idempotency_key in (select event_id from ledger_dirty_events)
-          and {FACT_EVENTS_SQL}
+        where seq in (select seq from ledger_dirty_events) and {FACT_EVENTS_SQL}
         union all
         select * from store.events where seq in (select seq from matched)
         """
