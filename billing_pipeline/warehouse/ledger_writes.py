@@ -142,9 +142,9 @@ def write_delta(conn, delta: Delta, run_id, now, plan, stamp) -> None:
     conn.execute(
         """
         delete from ingest.quarantine q using (
+            -- The refolded events are dirty too (`ledger_scope._dirty`).
             select file_id, source_line, payload, idempotency_key from store.events
-            where seq in (select seq from ledger_refold_events)
-               or seq in (select seq from ledger_dirty_events)
+            where seq in (select seq from ledger_dirty_events)
         ) e
         where q.stage = 'ledger' and q.file_id = e.file_id
           and q.line_no is not distinct from e.source_line and q.raw_record = e.payload
