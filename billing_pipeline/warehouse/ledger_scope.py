@@ -39,7 +39,7 @@ _INVOICE_KEY = "coalesce(invoice_id, chr(0))"
 _INVOICE_EVENT = "(event_type like 'invoice.%' or event_type = 'recon.cash_applied')"
 # The ledger's quarantine rows carry the event's file, line and payload, not its key.
 LEDGER_QUARANTINE_EVENTS = """
-select e.idempotency_key as event_id, e.seq, q.reason
+select e.idempotency_key as event_id, e.seq, q.reason, q.file_id, q.line_no, q.raw_record
 from ingest.quarantine q
 join store.events e
   on q.file_id = e.file_id and q.line_no is not distinct from e.source_line
@@ -191,7 +191,10 @@ def _split_resumable(conn: duckdb.DuckDBPyConnection, since: int, upto: int) -> 
 
 def _dirty(conn: duckdb.DuckDBPyConnection) -> None:
     """The events to re-post, with their seq: events are fetched from the store by seq, which
-    its zone maps answer, not by their string keys, which means reading every stored key."""
+    its zone maps answer, not by their string keys, which means reading every stored key.
+    The ledger's quarantine rows are matched to their events once (`ledger_quarantined`):
+    the write swaps them from there."""
+    conn.execute(f"create or replace temp table ledger_quarantined as {LEDGER_QUARANTINE_EVENTS}")
     conn.execute(
         f"""
         create or replace temp table ledger_refold_events as
@@ -217,7 +220,7 @@ def _dirty(conn: duckdb.DuckDBPyConnection) -> None:
         join moved m on m.processor = e.processor and m.processor_ref = e.processor_ref
         where e.event_type in {PAYMENT_MOVES}
         union
-        select event_id, seq from ({LEDGER_QUARANTINE_EVENTS}) where reason like 'posting:%'
+        select event_id, seq from ledger_quarantined where reason like 'posting:%'
         """
     )
     conn.execute(

@@ -141,17 +141,13 @@ def write_delta(conn, delta: Delta, run_id, now, plan, stamp) -> None:
         _insert(conn, "ledger_store.journal_lines", frame)
     conn.execute(
         """
-        delete from ingest.quarantine q using (
-            -- The refolded events are dirty too (`ledger_scope._dirty`).
-            select file_id, source_line, payload, idempotency_key from store.events
-            where seq in (select seq from ledger_dirty_events)
-        ) e
-        where q.stage = 'ledger' and q.file_id = e.file_id
-          and q.line_no is not distinct from e.source_line and q.raw_record = e.payload
+        delete from ingest.quarantine q using ledger_quarantined l
+        where q.stage = 'ledger' and q.file_id = l.file_id
+          and q.line_no is not distinct from l.line_no and q.raw_record = l.raw_record
           and ((q.reason like 'lifecycle:%'
-                and e.idempotency_key in (select event_id from ledger_refold_events))
+                and l.event_id in (select event_id from ledger_refold_events))
             or (q.reason like 'posting:%'
-                and e.idempotency_key in (select event_id from ledger_dirty_events)))
+                and l.event_id in (select event_id from ledger_dirty_events)))
         """
     )
     conn.execute(
@@ -165,7 +161,13 @@ def write_delta(conn, delta: Delta, run_id, now, plan, stamp) -> None:
             problems.select("event_id", reason=pl.lit("posting: ") + pl.col("reason")),
         ]
     )
-    _quarantine(conn, quarantine, run_id, now)
+    # Nearly every event a delta quarantines is dirty: those are fetched by seq.
+    dirty = "(select * from store.events where seq in (select seq from ledger_dirty_events))"
+    in_dirty = pl.col("event_id").is_in(
+        conn.sql("select event_id from ledger_dirty_events").pl()["event_id"].implode()
+    )
+    _quarantine(conn, quarantine.filter(in_dirty), run_id, now, events=dirty)
+    _quarantine(conn, quarantine.filter(~in_dirty), run_id, now)
     watermark.write_state(conn, plan.upto_seq, *stamp, "incremental", now)
 
 
@@ -179,7 +181,11 @@ def _insert(conn, table: str, frame: pl.DataFrame | None) -> None:
         conn.unregister("ledger_frame")
 
 
-def _quarantine(conn, quarantine: pl.DataFrame, run_id, now) -> None:
+def _quarantine(conn, quarantine: pl.DataFrame, run_id, now, events="store.events") -> None:
+    """Quarantine rows (event_id, reason) with their events' file, line and payload, read
+    from `events` (a subset of the store holding all of them, or the store)."""
+    if quarantine.height == 0:
+        return
     conn.register("ledger_quarantine", quarantine.to_arrow())
     try:
         conn.execute(
@@ -189,11 +195,11 @@ def _quarantine(conn, quarantine: pl.DataFrame, run_id, now) -> None:
                    coalesce(r.path, e.file_id), e.source_line, 'ledger', q.reason, e.payload,
                    $now, $run
             from ledger_quarantine q
-            join store.events e on e.idempotency_key = q.event_id
+            join __EVENTS__ e on e.idempotency_key = q.event_id
             left join (select file_id, min(path) as path from ingest.file_registry
                        where status = 'landed' group by file_id) r on r.file_id = e.file_id
             order by e.seq, q.reason
-            """,
+            """.replace("__EVENTS__", events),
             {"now": now, "run": run_id},
         )
     finally:

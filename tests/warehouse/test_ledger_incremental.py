@@ -133,7 +133,7 @@ def test_a_crash_mid_write_leaves_the_previous_ledger(fx_world_copy, monkeypatch
         "where event_type = 'payment.refunded' limit 1"
     )
 
-    def boom(*_):
+    def boom(*_, **__):
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(ledger_writes, "_quarantine", boom)
@@ -319,3 +319,57 @@ def test_posting_facts_in_batches_gives_the_entries_posting_them_at_once_gives(f
     assert facts.height > 7 * 3 and whole[0].height > facts.height
     for one, other in zip(whole, batched, strict=True):
         assert one.sort(one.columns).equals(other.sort(one.columns).select(one.columns))
+
+
+def test_a_revaluation_without_a_rate_is_quarantined_under_an_event_the_run_did_not_touch(
+    tmp_path,
+):
+    """A month end with no usable rate for a balance quarantines the revaluation under the
+    balance's last event, which the incremental run that revalues may never have read: its
+    file and line are found all the same, as a rebuild finds them."""
+    inbox = tmp_path / "inbox"
+    october, november = date(2026, 10, 20), date(2026, 11, 2)
+    kwd = {"customer_id": "cus_1", "amount_minor": 12_345, "processor": "stripe"}
+
+    def steps(payment, currency, day, kinds):
+        return [
+            {**kwd, "payment_id": payment, "currency": currency, "processor_ref": f"ch_{payment}",
+             "event_id": f"evt_{payment}_{kind}", "type": f"payment.{kind}",
+             "occurred_at": f"{day}T0{hour}:00:00+00:00"}
+            for hour, kind in enumerate(kinds)
+        ]  # fmt: skip
+
+    kinds = ("created", "authorized", "captured")
+    # A KWD capture in October, then a USD one that takes the journal past the month end.
+    days = {
+        october: steps("pay_k", "KWD", october, kinds),
+        november: steps("pay_u", "USD", november, kinds),
+    }
+    for day, events in days.items():
+        folder = inbox / "events" / day.isoformat()
+        folder.mkdir(parents=True)
+        (folder / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    # KWD has no ECB rate: this file's is the only one, 11 days old at the month end.
+    rates = inbox / "rates" / october.isoformat()
+    rates.mkdir(parents=True)
+    (rates / "rates.csv").write_text(
+        "date,base_currency,quote_currency,rate\n2026-10-20,EUR,KWD,0.344145\n"
+    )
+    conn = duckdb.connect()
+    for day in days:
+        for source in ("events", "rates"):
+            land_partition(conn, inbox, source, day, "run", NOW)
+        append_partition(conn, day, "UTC", "run", NOW)
+        report = rebuild_ledger(conn, "USD", "half_even", "run", NOW)
+    assert report.mode == "incremental"
+    quarantined = conn.execute(
+        "select file_id, line_no from ingest.quarantine "
+        "where reason like 'posting: no functional amount: fx revaluation 2026-10-31%'"
+    ).fetchall()
+    capture = conn.execute(
+        "select file_id, source_line from store.events where idempotency_key = 'evt_pay_k_captured'"
+    ).fetchall()
+    assert quarantined == capture
+    incremental = snapshot(conn)
+    rebuild_ledger(conn, "USD", "half_even", "full", NOW, full=True)
+    assert_same(incremental, snapshot(conn))
