@@ -144,7 +144,7 @@ def _revaluation(conn, entries, realized, items, book, functional, rule, posted)
     """Every month end's revaluation from the journal as it will be after this delta.
 
     The journal is summed once per account, currency and month (a few hundred rows), not
-    copied: a copy of every line was the largest cost of a chunk that grows with history.
+    copied: a copy of every line was one of the costs a chunk pays for the history.
     A line counts at a month end when its month ends on or before it, so each month end's
     balances are sums of whole months, and the last line by (date, fact, line) is the largest
     of the months' last lines."""

@@ -329,12 +329,13 @@ def test_a_revaluation_without_a_rate_is_quarantined_under_an_event_the_run_did_
     file and line are found all the same, as a rebuild finds them."""
     inbox = tmp_path / "inbox"
     october, november = date(2026, 10, 20), date(2026, 11, 2)
-    kwd = {"customer_id": "cus_1", "amount_minor": 12_345, "processor": "stripe"}
+    common = {"customer_id": "cus_1", "amount_minor": 12_345, "processor": "stripe"}
 
     def steps(payment, currency, day, kinds):
         return [
-            {**kwd, "payment_id": payment, "currency": currency, "processor_ref": f"ch_{payment}",
-             "event_id": f"evt_{payment}_{kind}", "type": f"payment.{kind}",
+            {**common, "payment_id": payment, "currency": currency,
+             "processor_ref": f"ch_{payment}", "event_id": f"evt_{payment}_{kind}",
+             "type": f"payment.{kind}",
              "occurred_at": f"{day}T0{hour}:00:00+00:00"}
             for hour, kind in enumerate(kinds)
         ]  # fmt: skip
