@@ -174,14 +174,10 @@ def _revaluation(conn, entries, realized, items, book, functional, rule, posted)
                    min(effective_date) as first_date, max(effective_date) as last_date,
                    sum(debit_minor - credit_minor) as net,
                    sum(functional_debit_minor - functional_credit_minor) as functional_net,
-                   -- Only lines that can be revalued need their last line found.
                    max(struct_pack(d := effective_date, f := fact_id, l := line_no,
-                                   e := event_id))
-                       filter (where currency != $functional and {monetary_sql("account")})
-                       as last_line
+                                   e := event_id)) as last_line
             from base group by all
-            """,
-            {"functional": functional},
+            """
         )
     finally:
         conn.unregister("ledger_delta_fresh")

@@ -161,14 +161,35 @@ def write_delta(conn, delta: Delta, run_id, now, plan, stamp) -> None:
             problems.select("event_id", reason=pl.lit("posting: ") + pl.col("reason")),
         ]
     )
-    # Nearly every event a delta quarantines is dirty: those are fetched by seq.
-    dirty = "(select * from store.events where seq in (select seq from ledger_dirty_events))"
-    in_dirty = pl.col("event_id").is_in(
-        conn.sql("select event_id from ledger_dirty_events").pl()["event_id"].implode()
-    )
-    _quarantine(conn, quarantine.filter(in_dirty), run_id, now, events=dirty)
-    _quarantine(conn, quarantine.filter(~in_dirty), run_id, now)
+    _quarantine(conn, quarantine, run_id, now, events=_stored_events(conn, quarantine))
     watermark.write_state(conn, plan.upto_seq, *stamp, "incremental", now)
+
+
+def _stored_events(conn, quarantine: pl.DataFrame) -> str:
+    """A relation of the stored events `quarantine` names, looked up by seq. Nearly all are
+    dirty, whose seqs the scope knows; only the others (a revaluation's last event) are
+    looked up by key, which reads every stored key."""
+    conn.register("ledger_quarantine_ids", quarantine.select("event_id").unique().to_arrow())
+    try:
+        conn.execute(
+            "create or replace temp table ledger_quarantine_seqs as "
+            "select d.event_id, d.seq from ledger_dirty_events d "
+            "semi join ledger_quarantine_ids q on q.event_id = d.event_id"
+        )
+        ((missing,),) = conn.execute(
+            "select count(*) from ledger_quarantine_ids where event_id not in "
+            "(select event_id from ledger_quarantine_seqs)"
+        ).fetchall()
+        if missing:
+            conn.execute(
+                "insert into ledger_quarantine_seqs select idempotency_key, seq "
+                "from store.events where idempotency_key in ("
+                "select event_id from ledger_quarantine_ids "
+                "where event_id not in (select event_id from ledger_quarantine_seqs))"
+            )
+    finally:
+        conn.unregister("ledger_quarantine_ids")
+    return "(select * from store.events where seq in (select seq from ledger_quarantine_seqs))"
 
 
 def _insert(conn, table: str, frame: pl.DataFrame | None) -> None:
