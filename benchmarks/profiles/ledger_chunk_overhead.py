@@ -27,7 +27,7 @@ from billing_pipeline.warehouse.tables import use_utc
 RULE = RoundingRule.HALF_EVEN
 
 
-def run(base: str, copy: str, cut: int, size: int, chunks: int) -> None:
+def run(base: str, copy: str, cut: int, size: int = 2000, chunks: int = 5) -> None:
     shutil.copy(base, copy)
     conn = duckdb.connect(copy)
     use_utc(conn)
@@ -52,5 +52,4 @@ def run(base: str, copy: str, cut: int, size: int, chunks: int) -> None:
 
 
 if __name__ == "__main__":
-    size, chunks = ([int(a) for a in sys.argv[4:6]] + [2000, 5][len(sys.argv[4:6]) :])[:2]
-    run(sys.argv[1], sys.argv[2], int(sys.argv[3]), size, chunks)
+    run(sys.argv[1], sys.argv[2], *(int(a) for a in sys.argv[3:6]))
