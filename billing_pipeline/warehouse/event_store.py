@@ -12,6 +12,7 @@ Appended events are chained in `seq` order: `chain_hash = sha256(prev_hash | key
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -25,9 +26,13 @@ GENESIS_HASH = "0" * 64
 
 STORE_DDL = """
 create schema if not exists store;
+-- Keys are unique without an index on them: an append classifies every candidate against the
+-- stored keys in its own transaction, and appends are serialized by the chain, whose `seq`
+-- primary key makes a concurrent append that read the same last link fail at commit. An
+-- index on the key cost ~7 us per appended event (a 1M-payment day appends ~6M events).
 create table if not exists store.events (
     seq bigint primary key,
-    idempotency_key varchar not null unique,
+    idempotency_key varchar not null,
     event_type varchar not null,
     occurred_at timestamptz not null,
     business_date date not null,
@@ -259,7 +264,10 @@ def _append(conn, candidates_sql, params, partition_date, scope, run_id, now) ->
             {"day": partition_date, "now": now, "run": run_id},
         )
     finally:
-        conn.unregister("chain_links")
+        # After a failed insert the transaction is aborted and unregistering raises too,
+        # which would hide the insert's own error (a racing append's primary key conflict).
+        with contextlib.suppress(duckdb.Error):
+            conn.unregister("chain_links")
     conn.execute(
         """
         insert into store.event_receipts

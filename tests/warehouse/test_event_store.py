@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from billing_pipeline.warehouse import event_store
 from billing_pipeline.warehouse.chain_verification import verify_chain
 from billing_pipeline.warehouse.event_store import append_partition, chain_violations
 from billing_pipeline.warehouse.tables import ensure_schema
@@ -148,3 +149,32 @@ def test_an_event_appended_after_the_last_verified_link_is_checked_the_next_day(
     assert conn.execute(
         "select max(verified_through_seq) from store.chain_verifications"
     ).fetchone() == (1,)
+
+
+def test_an_append_racing_another_fails_at_commit_and_its_rerun_stores_no_key_twice(
+    conn, monkeypatch
+):
+    monday, tuesday = date(2026, 10, 5), date(2026, 10, 6)
+    _stage_event(conn, monday, "f1", 1, "evt_a", 100)
+    _stage_event(conn, tuesday, "f2", 1, "evt_a", 100)  # the same event, delivered again
+    _stage_event(conn, tuesday, "f2", 2, "evt_b", 200)
+    rival = conn.cursor()  # a second connection to the same database
+    chain_links = event_store._chain_links
+
+    def tuesday_commits_first(connection):
+        # Monday's append has classified its candidates against a store without evt_a;
+        # Tuesday's append runs and commits before Monday's links and inserts.
+        monkeypatch.setattr(event_store, "_chain_links", chain_links)
+        append_partition(rival, tuesday, "UTC", "rival", NOW)
+        return chain_links(connection)
+
+    monkeypatch.setattr(event_store, "_chain_links", tuesday_commits_first)
+    with pytest.raises(duckdb.ConstraintException, match="primary key"):
+        append_partition(conn, monday, "UTC", "run1", NOW)
+    report = append_partition(conn, monday, "UTC", "run1", NOW)
+
+    assert (report.appended, report.duplicates) == (0, 1)
+    assert conn.execute(
+        "select idempotency_key, count(*) from store.events group by 1 order by 1"
+    ).fetchall() == [("evt_a", 1), ("evt_b", 1)]
+    assert chain_violations(conn) == []
