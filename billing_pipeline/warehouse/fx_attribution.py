@@ -22,28 +22,32 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
+from billing_pipeline.warehouse import ledger_keys
 from billing_pipeline.warehouse.tables import query_frame
 
 STEPS = ("invoice_to_capture", "capture_to_settlement", "settlement_to_bank")
 
 _SQL = """
 with lines as (select * from __LINES__),
-events as (select * from store.events),
+-- The ledger's typed copies of the payload fields (`ledger_keys`): the same strings as
+-- `payload->>'…'`, without parsing every stored payload again (half of this model's time).
+events as (
+    select idempotency_key, event_type, nullif(payment_key, chr(0)) as payment_id, invoice_id,
+           processor, processor_ref, currency
+    from __KEYS__
+),
 payments as (
-    select payload->>'payment_id' as payment_id,
-           min(payload->>'processor') as processor,
-           min(payload->>'processor_ref') as processor_ref,
-           min(payload->>'invoice_id') as invoice_id,
-           min(payload->>'currency') as currency
+    select payment_id, min(processor) as processor, min(processor_ref) as processor_ref,
+           min(invoice_id) as invoice_id, min(currency) as currency
     from events where event_type = 'payment.captured' group by all
 ),
 event_payment as (
-    select idempotency_key as event_id, payload->>'payment_id' as payment_id
+    select idempotency_key as event_id, payment_id
     from events where event_type like 'payment.%'
     union all
     select e.idempotency_key, p.payment_id
     from events e join payments p
-      on p.processor = e.payload->>'processor' and p.processor_ref = e.payload->>'processor_ref'
+      on p.processor = e.processor and p.processor_ref = e.processor_ref
     where e.event_type like 'settlement.%'
 ),
 results as (
@@ -128,11 +132,13 @@ def payment_attribution(
     its realized FX by step and in total, functional minor units, gain positive. `lines` are
     journal lines with `fx_item`; without them, the journal `conn` holds is read in place (a
     long history does not fit in memory as a frame: ~10 GiB at 1M payments a day); `conn`
-    holds `store.events`."""
+    holds `store.events` (its key copies are brought up to date first)."""
+    ledger_keys.refresh(conn)
+    sql = _SQL.replace("__KEYS__", ledger_keys.KEYS)
     if lines is None:
-        return query_frame(conn, _SQL.replace("__LINES__", JOURNAL))
+        return query_frame(conn, sql.replace("__LINES__", JOURNAL))
     conn.register("fx_attribution_lines", lines.to_arrow())
     try:
-        return query_frame(conn, _SQL.replace("__LINES__", "fx_attribution_lines"))
+        return query_frame(conn, sql.replace("__LINES__", "fx_attribution_lines"))
     finally:
         conn.unregister("fx_attribution_lines")
