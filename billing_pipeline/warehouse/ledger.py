@@ -34,6 +34,7 @@ from billing_pipeline.warehouse.ledger_scope import scope_new_events, scope_samp
 from billing_pipeline.warehouse.ledger_writes import (
     AGGREGATE_TABLES,
     clear_all,
+    index_quarantine,
     rejections_frame,
     rows_frame,
     write_all,
@@ -72,6 +73,10 @@ create table if not exists ledger_store.payment_history (
     payment_id varchar not null, from_state varchar, to_state varchar not null,
     event_id varchar not null, occurred_at timestamptz not null
 );
+-- The stored event each of the ledger's quarantine rows is about (`ledger_scope`).
+create table if not exists ledger_store.quarantined_events (
+    seq bigint not null, reason varchar not null
+);
 create table if not exists ledger_store.invoice_history (
     invoice_id varchar not null, from_state varchar, to_state varchar not null,
     event_id varchar not null, event_type varchar not null, occurred_at timestamptz not null,
@@ -85,8 +90,14 @@ create table if not exists ledger_store.invoice_history (
 
 def ensure_ledger(conn: duckdb.DuckDBPyConnection) -> None:
     ensure_store(conn)
+    indexed = conn.execute(
+        "select count(*) from duckdb_tables() "
+        "where schema_name = 'ledger_store' and table_name = 'quarantined_events'"
+    ).fetchall()[0][0]
     conn.execute(LEDGER_DDL)
     conn.execute(watermark.BUILD_STATE_DDL)
+    if not indexed:
+        index_quarantine(conn)
 
 
 @dataclass(frozen=True)

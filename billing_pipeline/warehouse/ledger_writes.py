@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from billing_pipeline.warehouse import ledger_watermark as watermark
 from billing_pipeline.warehouse.ledger_delta import REVALUATION_TYPES, Delta
+from billing_pipeline.warehouse.ledger_scope import LEDGER_QUARANTINE_EVENTS_BY_CONTENT
 from billing_pipeline.warehouse.lifecycles import Folded, InvoiceStep
 
 
@@ -92,6 +93,22 @@ def clear_all(conn) -> None:
         "and (reason like 'lifecycle:%' or reason like 'posting:%')"
     )
     conn.execute("delete from ledger_store.build_state")
+    conn.execute("delete from ledger_store.quarantined_events")
+
+
+def index_quarantine(conn) -> None:
+    """Fill `ledger_store.quarantined_events` from the quarantine rows as they stand (a ledger
+    written before the index existed)."""
+    has_quarantine = conn.execute(
+        "select count(*) from duckdb_tables() "
+        "where schema_name = 'ingest' and table_name = 'quarantine'"
+    ).fetchall()[0][0]
+    conn.execute("delete from ledger_store.quarantined_events")
+    if has_quarantine:
+        conn.execute(
+            "insert into ledger_store.quarantined_events "
+            f"select seq, reason from ({LEDGER_QUARANTINE_EVENTS_BY_CONTENT})"
+        )
 
 
 def write_all(conn, folded, lines: pl.DataFrame, quarantine: pl.DataFrame, run_id, now) -> None:
@@ -151,9 +168,18 @@ def write_delta(conn, delta: Delta, run_id, now, plan, stamp) -> None:
         """
     )
     conn.execute(
-        "delete from ingest.quarantine where stage = 'ledger' "
-        "and reason like 'posting: no functional amount: fx revaluation%'"
+        """
+        delete from ledger_store.quarantined_events i using ledger_quarantined l
+        where i.seq = l.seq and i.reason = l.reason
+          and ((i.reason like 'lifecycle:%'
+                and l.event_id in (select event_id from ledger_refold_events))
+            or (i.reason like 'posting:%'
+                and l.event_id in (select event_id from ledger_dirty_events)))
+        """
     )
+    revaluation = "reason like 'posting: no functional amount: fx revaluation%'"
+    conn.execute(f"delete from ingest.quarantine where stage = 'ledger' and {revaluation}")
+    conn.execute(f"delete from ledger_store.quarantined_events where {revaluation}")
     problems = pl.concat([delta.problems, delta.revaluation_problems])
     quarantine = pl.concat(
         [
@@ -222,6 +248,10 @@ def _quarantine(conn, quarantine: pl.DataFrame, run_id, now, events="store.event
             order by e.seq, q.reason
             """.replace("__EVENTS__", events),
             {"now": now, "run": run_id},
+        )
+        conn.execute(
+            "insert into ledger_store.quarantined_events select e.seq, q.reason "
+            f"from ledger_quarantine q join {events} e on e.idempotency_key = q.event_id"
         )
     finally:
         conn.unregister("ledger_quarantine")

@@ -51,6 +51,9 @@ REVIEWED = {
     # Module-constant SQL: the events the fact SQL reads (journal), the match columns and
     # content key of the span store (recon/match_spans).
     "FACT_EVENTS_SQL", "_CONTENT", "_KEY",
+    # ledger_writes: the module-constant revaluation predicate, the ledger's quarantine rows
+    # found by content (ledger_scope), and the events relation `_quarantine` is handed.
+    "revaluation", "LEDGER_QUARANTINE_EVENTS_BY_CONTENT", "events",
 }  # fmt: skip
 
 

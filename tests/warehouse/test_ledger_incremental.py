@@ -29,6 +29,7 @@ from billing_pipeline.warehouse.ledger import (
     rebuild_ledger,
 )
 from billing_pipeline.warehouse.ledger_keys import KEYS
+from billing_pipeline.warehouse.ledger_scope import LEDGER_QUARANTINE_EVENTS_BY_CONTENT
 from billing_pipeline.warehouse.lifecycles import fold_all
 from tests.warehouse.test_ledger_properties import DAYS, _lines, event
 
@@ -44,6 +45,11 @@ QUARANTINE = (
 
 def snapshot(conn: duckdb.DuckDBPyConnection) -> dict[str, Counter]:
     tables = {t: Counter(conn.sql(f"select * from ledger_store.{t}").fetchall()) for t in TABLES}
+    # The index of the ledger's quarantine rows names exactly the events they are about.
+    index = "select seq, reason from ledger_store.quarantined_events"
+    indexed = Counter(conn.sql(index).fetchall())
+    by_content = f"select seq, reason from ({LEDGER_QUARANTINE_EVENTS_BY_CONTENT})"
+    assert indexed == Counter(conn.sql(by_content).fetchall())
     return {**tables, "quarantine": Counter(conn.sql(QUARANTINE).fetchall())}
 
 
@@ -141,6 +147,23 @@ def test_a_crash_mid_write_leaves_the_previous_ledger(fx_world_copy, monkeypatch
         rebuild_ledger(conn, "USD", "half_even", "crash", NOW)
     assert_same(snapshot(conn), before)
     assert conn.execute("select * from ledger_store.build_state").fetchall() == state
+
+
+def test_a_ledger_written_before_the_quarantine_index_gets_it_on_its_next_run(fx_world_copy):
+    conn = fx_world_copy
+    indexed = conn.execute("select count(*) from ledger_store.quarantined_events").fetchone()[0]
+    assert indexed > 0  # the world has refused events and unpostable facts
+    conn.execute("drop table ledger_store.quarantined_events")
+    conn.execute(
+        "insert into store.events by name select * replace (seq + 1000000 as seq, "
+        "idempotency_key || '-late' as idempotency_key) from store.events "
+        "where event_type = 'payment.refunded' limit 1"
+    )
+
+    assert rebuild_ledger(conn, "USD", "half_even", "late", NOW).mode == "incremental"
+    incremental = snapshot(conn)  # asserts the index names exactly the quarantined events
+    rebuild_ledger(conn, "USD", "half_even", "full", NOW, full=True)
+    assert_same(incremental, snapshot(conn))
 
 
 @pytest.mark.parametrize(
