@@ -73,10 +73,6 @@ create table if not exists ledger_store.payment_history (
     payment_id varchar not null, from_state varchar, to_state varchar not null,
     event_id varchar not null, occurred_at timestamptz not null
 );
--- The stored event each of the ledger's quarantine rows is about (`ledger_scope`).
-create table if not exists ledger_store.quarantined_events (
-    seq bigint not null, reason varchar not null
-);
 create table if not exists ledger_store.invoice_history (
     invoice_id varchar not null, from_state varchar, to_state varchar not null,
     event_id varchar not null, event_type varchar not null, occurred_at timestamptz not null,
@@ -88,16 +84,29 @@ create table if not exists ledger_store.invoice_history (
 """
 
 
+# The stored event each of the ledger's quarantine rows is about (`ledger_scope`).
+QUARANTINE_INDEX_DDL = """
+create table ledger_store.quarantined_events (seq bigint not null, reason varchar not null)
+"""
+
+
 def ensure_ledger(conn: duckdb.DuckDBPyConnection) -> None:
     ensure_store(conn)
+    conn.execute(LEDGER_DDL)
+    conn.execute(watermark.BUILD_STATE_DDL)
     indexed = conn.execute(
         "select count(*) from duckdb_tables() "
         "where schema_name = 'ledger_store' and table_name = 'quarantined_events'"
     ).fetchall()[0][0]
-    conn.execute(LEDGER_DDL)
-    conn.execute(watermark.BUILD_STATE_DDL)
     if not indexed:
-        index_quarantine(conn)
+
+        def create_and_fill():
+            conn.execute(QUARANTINE_INDEX_DDL)
+            index_quarantine(conn)
+
+        # In one transaction: a stop in between must not leave an empty index that later
+        # runs would trust (a ledger that predates the index has quarantine rows already).
+        _in_transaction(conn, create_and_fill)
 
 
 @dataclass(frozen=True)

@@ -151,7 +151,7 @@ def test_a_crash_mid_write_leaves_the_previous_ledger(fx_world_copy, monkeypatch
 
 def test_a_ledger_written_before_the_quarantine_index_gets_it_on_its_next_run(fx_world_copy):
     conn = fx_world_copy
-    indexed = conn.execute("select count(*) from ledger_store.quarantined_events").fetchone()[0]
+    indexed = conn.execute("select count(*) from ledger_store.quarantined_events").fetchall()[0][0]
     assert indexed > 0  # the world has refused events and unpostable facts
     conn.execute("drop table ledger_store.quarantined_events")
     conn.execute(
@@ -164,6 +164,23 @@ def test_a_ledger_written_before_the_quarantine_index_gets_it_on_its_next_run(fx
     incremental = snapshot(conn)  # asserts the index names exactly the quarantined events
     rebuild_ledger(conn, "USD", "half_even", "full", NOW, full=True)
     assert_same(incremental, snapshot(conn))
+
+
+def test_a_stop_while_indexing_the_quarantine_leaves_no_index_to_trust(fx_world_copy, monkeypatch):
+    conn = fx_world_copy
+    conn.execute("drop table ledger_store.quarantined_events")
+
+    def boom(*_, **__):
+        raise RuntimeError("killed")
+
+    monkeypatch.setattr(ledger_module, "index_quarantine", boom)
+    with pytest.raises(RuntimeError):
+        ledger_module.ensure_ledger(conn)
+    monkeypatch.undo()
+    ledger_module.ensure_ledger(conn)  # the next run creates and fills it
+
+    assert conn.execute("select count(*) from ledger_store.quarantined_events").fetchall()[0][0]
+    snapshot(conn)  # asserts the index names exactly the quarantined events
 
 
 @pytest.mark.parametrize(
