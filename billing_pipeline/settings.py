@@ -52,6 +52,14 @@ def export_for_subprocesses() -> None:
     os.environ.setdefault("BILLING_DUCKDB_THREADS", str(os.cpu_count() or 1))
 
 
+# What a chunk costs the ledger's Python side per new event, measured: a 30-day backfill whose
+# last date folded 1.7M events peaked 1,455 MiB higher with 1.5M-event chunks than with
+# 500k (benchmarks/RESULTS.md, session 8). The default chunk keeps that under an eighth of
+# the machine, between these bounds.
+CHUNK_BYTES_PER_EVENT = 1_500
+CHUNK_BOUNDS = (250_000, 1_500_000)
+
+
 def ledger_chunk_events() -> int:
     """How many new events the ledger folds per transaction (BILLING_LEDGER_CHUNK_EVENTS).
 
@@ -60,13 +68,24 @@ def ledger_chunk_events() -> int:
     stays bounded by the chunk instead of growing with the history. Each chunk also pays a
     few seconds of lookups into the history whatever its size: on a 1M-payment day (5.2M
     events) 1.5M-event chunks folded in 162 s where 500k-event ones took 201 s, at a peak of
-    11,700 MiB against 11,490 (DuckDB at its cap both times). Lower it where memory is
-    tighter."""
-    text = os.environ.get("BILLING_LEDGER_CHUNK_EVENTS", "").strip() or "1500000"
+    11,700 MiB against 11,490 (DuckDB at its cap both times). Unset, the chunk is as large
+    as an eighth of the machine's memory allows (1.5M events from 18 GiB up)."""
+    text = os.environ.get("BILLING_LEDGER_CHUNK_EVENTS", "").strip()
+    if not text:
+        return default_chunk_events(_machine_memory_bytes())
     chunk = int(text)
     if chunk < 1:
         raise ValueError(f"BILLING_LEDGER_CHUNK_EVENTS must be a positive integer, got {text!r}")
     return chunk
+
+
+def default_chunk_events(memory_bytes: int) -> int:
+    low, high = CHUNK_BOUNDS
+    return max(low, min(high, memory_bytes // 8 // CHUNK_BYTES_PER_EVENT))
+
+
+def _machine_memory_bytes() -> int:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 def rounding_rule() -> str:

@@ -1,11 +1,13 @@
 """The warehouse connections take DuckDB's memory cap and threads from the environment, and
-dbt's profile reads the same variables, so the pipeline and dbt spill at the same size."""
+dbt's profile reads the same variables, so the pipeline and dbt spill at the same size; the
+ledger's chunk of new events follows the machine's memory unless configured."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import duckdb
+import pytest
 import yaml
 
 from billing_pipeline import settings
@@ -40,3 +42,26 @@ def test_dbt_reads_the_same_memory_limit_variable():
     dbt_settings = profile["billing_pipeline"]["outputs"]["dev"]["settings"]
     assert "env_var('BILLING_DUCKDB_MEMORY_LIMIT'" in dbt_settings["memory_limit"]
     assert "env_var('BILLING_DUCKDB_THREADS'" in dbt_settings["threads"]
+
+
+def test_the_ledger_chunk_follows_the_machine_memory_within_its_bounds(monkeypatch):
+    monkeypatch.delenv("BILLING_LEDGER_CHUNK_EVENTS", raising=False)
+    gib = 2**30
+    chunks = {}
+    for memory in (1, 4, 8, 16, 24, 64):
+        monkeypatch.setattr(settings, "_machine_memory_bytes", lambda m=memory: m * gib)
+        chunks[memory] = settings.ledger_chunk_events()
+    low, high = settings.CHUNK_BOUNDS
+    assert chunks[1] == low and chunks[24] == chunks[64] == high
+    assert low < chunks[4] < chunks[8] < chunks[16] < high
+    for memory in (4, 8, 16):  # an eighth of the machine at the measured cost per event
+        assert chunks[memory] * settings.CHUNK_BYTES_PER_EVENT <= memory * gib / 8
+
+
+def test_a_configured_ledger_chunk_wins_and_a_bad_one_is_refused(monkeypatch):
+    monkeypatch.setattr(settings, "_machine_memory_bytes", lambda: 64 * 2**30)
+    monkeypatch.setenv("BILLING_LEDGER_CHUNK_EVENTS", "1000")
+    assert settings.ledger_chunk_events() == 1000
+    monkeypatch.setenv("BILLING_LEDGER_CHUNK_EVENTS", "0")
+    with pytest.raises(ValueError, match="positive integer"):
+        settings.ledger_chunk_events()
