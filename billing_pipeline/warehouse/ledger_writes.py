@@ -97,13 +97,12 @@ def clear_all(conn) -> None:
 
 
 def index_quarantine(conn) -> None:
-    """Fill `ledger_store.quarantined_events` from the quarantine rows as they stand (a ledger
-    written before the index existed)."""
+    """Fill the just created `ledger_store.quarantined_events` from the quarantine rows as they
+    stand (a ledger written before the index existed)."""
     has_quarantine = conn.execute(
         "select count(*) from duckdb_tables() "
         "where schema_name = 'ingest' and table_name = 'quarantine'"
     ).fetchall()[0][0]
-    conn.execute("delete from ledger_store.quarantined_events")
     if has_quarantine:
         conn.execute(
             "insert into ledger_store.quarantined_events "
@@ -156,26 +155,26 @@ def write_delta(conn, delta: Delta, run_id, now, plan, stamp) -> None:
     conn.execute(f"delete from ledger_store.journal_lines where fact_type in {REVALUATION_TYPES}")
     for frame in (delta.entries, delta.realized, delta.revaluation):
         _insert(conn, "ledger_store.journal_lines", frame)
+    # The quarantine rows this delta rewrites, gone from the quarantine and from its index.
     conn.execute(
         """
-        delete from ingest.quarantine q using ledger_quarantined l
-        where q.stage = 'ledger' and q.file_id = l.file_id
-          and q.line_no is not distinct from l.line_no and q.raw_record = l.raw_record
-          and ((q.reason like 'lifecycle:%'
-                and l.event_id in (select event_id from ledger_refold_events))
-            or (q.reason like 'posting:%'
-                and l.event_id in (select event_id from ledger_dirty_events)))
+        create or replace temp table ledger_requarantined as
+        select * from ledger_quarantined
+        where (reason like 'lifecycle:%'
+               and event_id in (select event_id from ledger_refold_events))
+           or (reason like 'posting:%' and event_id in (select event_id from ledger_dirty_events))
         """
     )
     conn.execute(
         """
-        delete from ledger_store.quarantined_events i using ledger_quarantined l
-        where i.seq = l.seq and i.reason = l.reason
-          and ((i.reason like 'lifecycle:%'
-                and l.event_id in (select event_id from ledger_refold_events))
-            or (i.reason like 'posting:%'
-                and l.event_id in (select event_id from ledger_dirty_events)))
+        delete from ingest.quarantine q using ledger_requarantined l
+        where q.stage = 'ledger' and q.reason = l.reason and q.file_id = l.file_id
+          and q.line_no is not distinct from l.line_no and q.raw_record = l.raw_record
         """
+    )
+    conn.execute(
+        "delete from ledger_store.quarantined_events i using ledger_requarantined l "
+        "where i.seq = l.seq and i.reason = l.reason"
     )
     revaluation = "reason like 'posting: no functional amount: fx revaluation%'"
     conn.execute(f"delete from ingest.quarantine where stage = 'ledger' and {revaluation}")
@@ -235,23 +234,26 @@ def _quarantine(conn, quarantine: pl.DataFrame, run_id, now, events="store.event
         return
     conn.register("ledger_quarantine", quarantine.to_arrow())
     try:
+        # Each row joined to its event once: the quarantine and its index are written from it.
         conn.execute(
-            """
-            insert into ingest.quarantine
-            select e.file_id, e.source, e.partition_date,
-                   coalesce(r.path, e.file_id), e.source_line, 'ledger', q.reason, e.payload,
-                   $now, $run
-            from ledger_quarantine q
-            join __EVENTS__ e on e.idempotency_key = q.event_id
-            left join (select file_id, min(path) as path from ingest.file_registry
-                       where status = 'landed' group by file_id) r on r.file_id = e.file_id
-            order by e.seq, q.reason
-            """.replace("__EVENTS__", events),
-            {"now": now, "run": run_id},
-        )
-        conn.execute(
-            "insert into ledger_store.quarantined_events select e.seq, q.reason "
-            f"from ledger_quarantine q join {events} e on e.idempotency_key = q.event_id"
+            "create or replace temp table ledger_quarantine_rows as "
+            "select q.reason, e.seq, e.file_id, e.source, e.partition_date, e.source_line, "
+            f"e.payload from ledger_quarantine q join {events} e on e.idempotency_key = q.event_id"
         )
     finally:
         conn.unregister("ledger_quarantine")
+    conn.execute(
+        """
+        insert into ingest.quarantine
+        select q.file_id, q.source, q.partition_date, coalesce(r.path, q.file_id),
+               q.source_line, 'ledger', q.reason, q.payload, $now, $run
+        from ledger_quarantine_rows q
+        left join (select file_id, min(path) as path from ingest.file_registry
+                   where status = 'landed' group by file_id) r on r.file_id = q.file_id
+        order by q.seq, q.reason
+        """,
+        {"now": now, "run": run_id},
+    )
+    conn.execute(
+        "insert into ledger_store.quarantined_events select seq, reason from ledger_quarantine_rows"
+    )
