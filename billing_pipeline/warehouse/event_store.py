@@ -187,15 +187,14 @@ def _append(conn, candidates_sql, params, partition_date, scope, run_id, now) ->
         f"and (reason like 'conflicting payload%' or reason like 'event dated %') and {own}",
         [partition_date],
     )
-    # The only copy of the day's payloads; every later step carries `arrival` (the candidate's
-    # position in arrival order) instead, and the payload is joined back where it is written.
+    # The only copy of the day's payloads; every later step carries the candidate's `rowid`
+    # (`pos`) instead, and the payload is joined back where it is written. Arrival order
+    # (occurred_at, key, file, line) is sorted on narrow rows only (`receipts`, `_chain_links`):
+    # ranking it here sorted the payloads too, 5.6 s of a 9.2 s statement on a 1M-payment day.
     conn.execute(
         f"""
         create or replace temp table all_candidates as
-        select *, sha256(payload) as payload_hash,
-               row_number() over (order by occurred_at, idempotency_key, file_id, source_line)
-                   as arrival
-        from ({candidates_sql})
+        select *, sha256(payload) as payload_hash from ({candidates_sql})
         """,
         params,
     )
@@ -222,7 +221,8 @@ def _append(conn, candidates_sql, params, partition_date, scope, run_id, now) ->
         """
         create or replace temp table receipts as
         with candidates as (
-            select arrival, idempotency_key, payload_hash, source, file_id, source_line
+            select rowid as pos, idempotency_key, payload_hash, source, file_id, source_line,
+                   occurred_at
             from all_candidates
             where business_date between $first and $day + interval 1 day
         ), classified as (
@@ -233,9 +233,10 @@ def _append(conn, candidates_sql, params, partition_date, scope, run_id, now) ->
                    row_number() over keyed as nth
             from candidates c
             left join store.events s using (idempotency_key)
-            window keyed as (partition by c.idempotency_key order by c.arrival)
+            window keyed as (partition by c.idempotency_key
+                             order by c.occurred_at, c.file_id, c.source_line)
         )
-        select arrival, idempotency_key, payload_hash, source, file_id, source_line,
+        select pos, occurred_at, idempotency_key, payload_hash, source, file_id, source_line,
             case
                 when stored_hash is not null and stored_file_id = file_id
                      and stored_line is not distinct from source_line then 'appended'
@@ -258,7 +259,7 @@ def _append(conn, candidates_sql, params, partition_date, scope, run_id, now) ->
             select chain.seq, a.idempotency_key, a.event_type, a.occurred_at, a.business_date,
                    a.aggregate_type, a.aggregate_id, a.payload, a.payload_hash, chain.prev,
                    chain.hash, a.source, a.file_id, a.source_line, $day, $now, $run
-            from chain_links chain join all_candidates a using (arrival)
+            from chain_links chain join all_candidates a on a.rowid = chain.pos
             order by chain.seq
             """,
             {"day": partition_date, "now": now, "run": run_id},
@@ -299,7 +300,7 @@ def _append(conn, candidates_sql, params, partition_date, scope, run_id, now) ->
                    || ' (kept: the first one recorded)',
                a.payload, $now, $run
         from receipts r
-        join all_candidates a using (arrival)
+        join all_candidates a on a.rowid = r.pos
         left join (select distinct file_id, path from ingest.file_registry
                    where status = 'landed') reg on reg.file_id = r.file_id
         where r.outcome = 'conflict'
@@ -320,12 +321,12 @@ def _append(conn, candidates_sql, params, partition_date, scope, run_id, now) ->
 
 
 def _chain_links(conn) -> pa.Table:
-    """Chain the new events in arrival order after the last stored link: (arrival, seq, prev,
+    """Chain the new events in arrival order after the last stored link: (pos, seq, prev,
     hash). Sequential by nature, so it runs in Python; rows arrive as Arrow columns, not
     tuples, and only the hashing itself is done per event."""
     new = conn.sql(
-        "select arrival, idempotency_key, payload_hash from receipts "
-        "where outcome = 'new' order by arrival"
+        "select pos, idempotency_key, payload_hash from receipts "
+        "where outcome = 'new' order by occurred_at, idempotency_key, file_id, source_line"
     ).to_arrow_table()
     last = conn.execute(
         "select seq, chain_hash from store.events where seq = (select max(seq) from store.events)"
@@ -344,7 +345,7 @@ def _chain_links(conn) -> pa.Table:
         hashes.append(prev_hash)
     return pa.table(
         {
-            "arrival": new.column("arrival"),
+            "pos": new.column("pos"),
             "seq": pa.array(range(next_seq, next_seq + new.num_rows), pa.int64()),
             "prev": pa.array(prevs, pa.string()),
             "hash": pa.array(hashes, pa.string()),
