@@ -239,8 +239,8 @@ def discrepancies(conn, as_of: date, rules: RuleSet, run_id: str) -> None:
                             || ' (' || e.file || ':' || e.line || ')',
                         m.prior_resolution) as resolution,
                $rules_version as rules_version, $run as run_id
+        -- No order by: readers sort; sorting a 1M-payment day's 2.3M rows here took 1.5 s.
         from merged m left join recon_effective e using (discrepancy_id)
-        order by m.leg, m.type, m.reference
         """,
         {"as_of": as_of, "rules_version": rules.version, "run": run_id},
     )
@@ -321,7 +321,7 @@ def decisions(conn, as_of: date, run_id: str) -> None:
         anti join (select idempotency_key, payload_hash from store.events
                    where source = 'recon' and file_id != 'recon:' || $as_of) s
             on s.idempotency_key = d.idempotency_key and s.payload_hash = sha256(d.payload)
-        order by idempotency_key
+        -- No order by: the event store numbers a date's decisions by key when it appends them.
         """,
         {"as_of": as_of, "run": run_id},
     )
