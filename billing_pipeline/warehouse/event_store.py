@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 import duckdb
+import polars as pl
 import pyarrow as pa
 
 from billing_pipeline.settings import partitions_start
@@ -322,10 +323,13 @@ def _append(conn, candidates_sql, params, partition_date, scope, run_id, now) ->
 
 def _chain_links(conn) -> pa.Table:
     """Chain the new events in arrival order after the last stored link: (pos, seq, prev,
-    hash). Sequential by nature, so it runs in Python; rows arrive as Arrow columns, not
-    tuples, and only the hashing itself is done per event."""
+    hash). Sequential by nature, so it runs in Python, but only the hashing itself is done per
+    event: each message's tail (`|key|payload_hash`) arrives as bytes built by DuckDB, and the
+    hex digests leave as one buffer that both the `prev` and `hash` columns slice (on a
+    1M-payment day, converting keys, hashes and links one Python object at a time took twice
+    as long as hashing them)."""
     new = conn.sql(
-        "select pos, idempotency_key, payload_hash from receipts "
+        "select pos, encode('|' || idempotency_key || '|' || payload_hash) as tail from receipts "
         "where outcome = 'new' order by occurred_at, idempotency_key, file_id, source_line"
     ).to_arrow_table()
     last = conn.execute(
@@ -333,22 +337,26 @@ def _chain_links(conn) -> pa.Table:
     ).fetchall()
     next_seq, prev_hash = (last[0][0] + 1, last[0][1]) if last else (1, GENESIS_HASH)
     sha256 = hashlib.sha256
-    prevs, hashes = [], []
-    for key, payload_hash in zip(
-        new.column("idempotency_key").to_pylist(),
-        new.column("payload_hash").to_pylist(),
-        strict=True,
-    ):
-        prevs.append(prev_hash)
+    links = [prev_hash]
+    add = links.append
+    prev = prev_hash.encode()
+    for tail in new.column("tail").to_pylist():
         # Same bytes as chain_link(prev_hash, key, payload_hash), without a call per event.
-        prev_hash = sha256(f"{prev_hash}|{key}|{payload_hash}".encode()).hexdigest()
-        hashes.append(prev_hash)
+        digest = sha256(prev + tail).hexdigest()
+        add(digest)
+        prev = digest.encode()
+    count = new.num_rows
+    # Every link is 64 ASCII characters: link i spans bytes [64 i, 64 (i + 1)).
+    offsets = pl.int_range(0, 64 * (count + 2), 64, dtype=pl.Int64, eager=True).to_arrow()
+    chain = pa.LargeStringArray.from_buffers(
+        count + 1, offsets.buffers()[1], pa.py_buffer("".join(links).encode("ascii"))
+    )
     return pa.table(
         {
             "pos": new.column("pos"),
-            "seq": pa.array(range(next_seq, next_seq + new.num_rows), pa.int64()),
-            "prev": pa.array(prevs, pa.string()),
-            "hash": pa.array(hashes, pa.string()),
+            "seq": pl.int_range(next_seq, next_seq + count, dtype=pl.Int64, eager=True).to_arrow(),
+            "prev": chain.slice(0, count),
+            "hash": chain.slice(1, count),
         }
     )
 
