@@ -337,8 +337,8 @@ def _chain_links(conn) -> pa.Table:
     ).fetchall()
     next_seq, prev_hash = (last[0][0] + 1, last[0][1]) if last else (1, GENESIS_HASH)
     sha256 = hashlib.sha256
-    links = [prev_hash]
-    add = links.append
+    digests: list[str] = []
+    add = digests.append
     prev = prev_hash.encode()
     for tail in new.column("tail").to_pylist():
         # Same bytes as chain_link(prev_hash, key, payload_hash), without a call per event.
@@ -346,17 +346,22 @@ def _chain_links(conn) -> pa.Table:
         add(digest)
         prev = digest.encode()
     count = new.num_rows
-    # Every link is 64 ASCII characters: link i spans bytes [64 i, 64 (i + 1)).
-    offsets = pl.int_range(0, 64 * (count + 2), 64, dtype=pl.Int64, eager=True).to_arrow()
-    chain = pa.LargeStringArray.from_buffers(
-        count + 1, offsets.buffers()[1], pa.py_buffer("".join(links).encode("ascii"))
+    # Every digest is 64 ASCII characters: digest i spans bytes [64 i, 64 (i + 1)).
+    offsets = pl.int_range(0, 64 * (count + 1), 64, dtype=pl.Int64, eager=True).to_arrow()
+    hashes = pa.LargeStringArray.from_buffers(
+        count, offsets.buffers()[1], pa.py_buffer("".join(digests).encode("ascii"))
+    )
+    # Each link's prev is the link before it; the first's is the last stored link (whatever
+    # its length: a store is not ours to assume well-formed here, the chain check judges it).
+    prevs = pa.concat_arrays(
+        [pa.array([prev_hash], pa.large_string()), hashes.slice(0, max(count - 1, 0))]
     )
     return pa.table(
         {
             "pos": new.column("pos"),
             "seq": pl.int_range(next_seq, next_seq + count, dtype=pl.Int64, eager=True).to_arrow(),
-            "prev": chain.slice(0, count),
-            "hash": chain.slice(1, count),
+            "prev": prevs.slice(0, count),
+            "hash": hashes,
         }
     )
 
