@@ -353,14 +353,12 @@ def _chain_links(conn) -> pa.Table:
     )
     # Each link's prev is the link before it; the first's is the last stored link (whatever
     # its length: a store is not ours to assume well-formed here, the chain check judges it).
-    prevs = pa.concat_arrays(
-        [pa.array([prev_hash], pa.large_string()), hashes.slice(0, max(count - 1, 0))]
-    )
+    prevs = pa.concat_arrays([pa.array([prev_hash], pa.large_string()), hashes]).slice(0, count)
     return pa.table(
         {
             "pos": new.column("pos"),
             "seq": pl.int_range(next_seq, next_seq + count, dtype=pl.Int64, eager=True).to_arrow(),
-            "prev": prevs.slice(0, count),
+            "prev": prevs,
             "hash": hashes,
         }
     )
