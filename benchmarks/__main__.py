@@ -20,6 +20,7 @@ from pathlib import Path
 import click
 
 from benchmarks.measure import REPO, python_module, run_measured
+from benchmarks.memory import peaks_by_window
 
 RESULTS = REPO / "benchmarks" / "results"
 START = date(2026, 10, 5)
@@ -39,7 +40,7 @@ def _world(root: Path, payments: int, days: int, seed: int) -> tuple[Path, dict]
             "--inbox", str(folder / "inbox"), "--warehouse", str(folder / "warehouse"),
         ),
         log=root / f"generate-{payments}x{days}.log",
-    )  # fmt: skip
+    ).usage  # fmt: skip
     if usage.returncode:
         raise click.ClickException(f"generate failed, see {root}/generate-{payments}x{days}.log")
     record = {"usage": usage.as_dict(), "inbox_bytes": _size(folder / "inbox")}
@@ -66,13 +67,17 @@ def _run_days(folder: Path, first: date, last: date, tag: str) -> dict:
     }
     (folder / "warehouse").mkdir(parents=True, exist_ok=True)
     stages_json = folder / f"stages-{tag}.json"
-    usage = run_measured(
+    measured = run_measured(
         python_module("benchmarks.stages", first.isoformat(), last.isoformat(), str(stages_json)),
         env=env,
         log=folder / f"run-{tag}.log",
     )
     stages = json.loads(stages_json.read_text()) if stages_json.exists() else {}
-    return {"usage": usage.as_dict(), **stages}
+    for day in stages.get("days", []):
+        day["peak_rss_mib_by_step"] = peaks_by_window(
+            measured.samples, {step: tuple(span) for step, span in day.pop("windows", {}).items()}
+        )
+    return {"usage": measured.usage.as_dict(), **stages}
 
 
 def _direct_days(folder: Path, first: date, last: date) -> dict:
@@ -87,7 +92,7 @@ def _direct_days(folder: Path, first: date, last: date) -> dict:
             *(d.isoformat() for d in days),
         ),
         log=folder / "run-warm-direct.log",
-    )
+    ).usage
     return {"usage": usage.as_dict(), "log": (folder / "run-warm-direct.log").read_text()}
 
 

@@ -35,10 +35,10 @@ def stage_of(step_key: str) -> str:
     return step_key
 
 
-def step_seconds(instance, run_id: str) -> dict[str, float]:
-    """Wall seconds per step, STEP_START to STEP_SUCCESS/FAILURE, from the event log."""
+def step_spans(instance, run_id: str) -> dict[str, list[tuple[float, float]]]:
+    """(start, end) timestamps of every attempt of each step (a retried step has several)."""
     started: dict[str, float] = {}
-    seconds: dict[str, float] = {}
+    spans: dict[str, list[tuple[float, float]]] = {}
     for entry in instance.all_logs(run_id):
         event = entry.dagster_event
         if event is None or event.step_key is None:
@@ -47,8 +47,8 @@ def step_seconds(instance, run_id: str) -> dict[str, float]:
             started[event.step_key] = entry.timestamp
         elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE"):
             begin = started.get(event.step_key, entry.timestamp)
-            seconds[event.step_key] = seconds.get(event.step_key, 0.0) + entry.timestamp - begin
-    return seconds
+            spans.setdefault(event.step_key, []).append((begin, entry.timestamp))
+    return spans
 
 
 def run_dates(days: list[date], out_path: str | None = None) -> dict:
@@ -73,7 +73,8 @@ def run_dates(days: list[date], out_path: str | None = None) -> dict:
             asset_selection=selection,
         )
         wall = time.perf_counter() - begin
-        steps = step_seconds(instance, result.run_id)
+        spans = step_spans(instance, result.run_id)
+        steps = {key: sum(end - start for start, end in found) for key, found in spans.items()}
         stages: dict[str, float] = {}
         for key, seconds in steps.items():
             stages[stage_of(key)] = stages.get(stage_of(key), 0.0) + seconds
@@ -87,7 +88,9 @@ def run_dates(days: list[date], out_path: str | None = None) -> dict:
         failed = [e.step_key for e in result.all_events if e.is_step_failure]
         out["days"].append(
             {"date": day.isoformat(), "wall": wall, "ok": result.success, "failed": failed,
-             "full_run": selection is None, "steps": steps, "stages": stages}
+             "full_run": selection is None, "steps": steps, "stages": stages,
+             # first start and last end of each step, for its peak RSS (benchmarks.memory)
+             "windows": {k: [v[0][0], v[-1][1]] for k, v in spans.items()}}
         )  # fmt: skip
         if out_path:  # after every date: a long backfill stopped early keeps what it measured
             with open(out_path, "w") as fh:
