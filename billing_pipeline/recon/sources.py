@@ -72,7 +72,8 @@ select key, processor, processor_ref, line_type as kind, line_ref, merchant_ref,
            * coalesce(original_minor, gross_minor) as amount_minor,
        coalesce(original_currency, currency) as currency,
        business_date, coalesce(available_on, business_date) as settlement_date,
-       currency as settlement_currency, gross_minor, fee_minor, net_minor, occurred_at
+       currency as settlement_currency, gross_minor, fee_minor, net_minor, occurred_at,
+       payout_ref
 from recon_settlement_lines
 where line_type in ('charge', 'refund', 'chargeback', 'chargeback_reversal')
 """
