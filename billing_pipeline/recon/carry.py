@@ -49,7 +49,10 @@ select $as_of as as_of, (select max(seq) from recon_cache.watermark) as upto_seq
 EMPTY = """
 create or replace temp table recon_carried (
     match_key varchar, rule_id varchar, rule_version integer, strategy varchar,
-    left_refs varchar[], right_refs varchar[])
+    left_refs varchar[], right_refs varchar[]);
+create or replace temp table recon_carried_discrepancies (
+    leg varchar, type varchar, reference varchar, amount_minor bigint, currency varchar,
+    window_open boolean, candidates varchar[], detail varchar);
 """
 # Every match of the run, carried or made, for the steps that read a leg's pairs.
 EVERY_MATCH = """
@@ -93,6 +96,22 @@ where f.leg = 'ledger_processor' and f.strategy != 'manual'
 """
 
 
+# What a one-to-one pair says about itself (its amounts differ, it settled late) is a function
+# of its two items and the rule set: a carried pair's findings are the previous slice's rows
+# about it (`legs.ledger_processor` derives only the new pairs'). Re-deriving them joined
+# every carried pair with both item tables twice.
+PAIR_FINDINGS = "('amount_mismatch', 'fee_mismatch', 'fx_difference', 'timing')"
+_CARRIED_DISCREPANCIES = f"""
+create or replace temp table recon_carried_discrepancies as
+select d.leg, d.type, d.reference, d.amount_minor, d.currency, false as window_open,
+       d.candidates, d.detail
+from recon_store.discrepancies d
+join recon_carried c
+  on c.strategy = 'one_to_one' and d.candidates = [c.left_refs[1], c.right_refs[1]]
+where d.as_of = $since_date and d.leg = '{LEG}' and d.type in {PAIR_FINDINGS}
+"""
+
+
 def partitions_by_reference(rules: RuleSet) -> bool:
     """Every leg-1 rule demands equal processor and processor_ref on both sides."""
     needed = {f"right.{k}": f"left.{k}" for k in _GROUP_KEYS}
@@ -124,6 +143,7 @@ def carry_matches(conn: duckdb.DuckDBPyConnection, as_of: date, rules: RuleSet) 
     params = {"as_of": as_of, "since_date": since[0][0], "since_seq": since[0][1]}
     execute(conn, _TOUCHED, params)
     execute(conn, _CARRIED, params)
+    execute(conn, _CARRIED_DISCREPANCIES, params)
     execute(
         conn,
         "insert into recon_consumed select distinct key, $leg, rule_id, 'matched' from ("

@@ -105,7 +105,7 @@ def _late(earlier: str, later: str, window: Tolerance | None) -> str:
 
 
 _PAIRS = """
-    (select m.rule_id, m.left_refs[1] as lkey, m.right_refs[1] as rkey from recon_every_match m
+    (select m.rule_id, m.left_refs[1] as lkey, m.right_refs[1] as rkey from {matches} m
      where m.leg = '{leg}' and m.strategy = 'one_to_one')
 """
 _UNUSED = "key not in (select key from recon_consumed)"
@@ -113,7 +113,8 @@ _UNUSED = "key not in (select key from recon_consumed)"
 
 def ledger_processor(conn, rules: RuleSet, as_of: date) -> None:
     s = rules.settings("ledger_processor")
-    pairs = _PAIRS.format(leg="ledger_processor")
+    # The run's own pairs; the carried ones' findings come from their slice (recon.carry).
+    pairs = _PAIRS.format(matches="recon_work_matches", leg="ledger_processor")
     execute(
         conn,
         f"""
@@ -141,6 +142,8 @@ def ledger_processor(conn, rules: RuleSet, as_of: date) -> None:
         join recon_right_ledger_processor r on r.key = p.rkey
         where {_late("l.business_date", "r.settlement_date", s.timing)}
         union all
+        select * from recon_carried_discrepancies
+        union all
         select 'ledger_processor', 'missing_in_processor', l.key, l.amount_minor, l.currency,
                {window_open("l.business_date", s.left_window)}, [],
                json_object('processor', l.processor, 'payment_id', l.payment_id,
@@ -166,7 +169,7 @@ def ledger_processor(conn, rules: RuleSet, as_of: date) -> None:
 
 def processor_bank(conn, rules: RuleSet, as_of: date) -> None:
     s = rules.settings("processor_bank")
-    pairs = _PAIRS.format(leg="processor_bank")
+    pairs = _PAIRS.format(matches="recon_every_match", leg="processor_bank")
     # A bank line repeating a matched payout's reference and amount is that payout credited
     # twice, not cash for an invoice: report it, and keep leg 3 away from it.
     execute(

@@ -46,6 +46,22 @@ def test_a_match_nothing_new_reaches_is_carried_and_the_result_is_unchanged():
     assert len([m for m in matches if m[2] == "ledger_processor"]) == 2
 
 
+def test_a_carried_pair_is_still_reported_for_its_amount_and_its_late_settlement():
+    s = Store()
+    fri, sat = date(2026, 10, 9), date(2026, 10, 10)
+    differs = s.payment("p1", "ch_1", MON, 1000)["captured"]
+    s.line("ch_1", "charge", MON, 970, payout="po_1")
+    late = s.payment("p3", "ch_3", MON, 500)["captured"]
+    s.line("ch_3", "charge", fri, 500, payout="po_3")  # four days after the capture
+    reconcile(s.conn, fri, RULES, "r")
+    s.payment("p2", "ch_2", sat, 2000)
+    reconcile(s.conn, sat, RULES, "r")
+    assert _carried(s) == {differs, late}
+    kinds = {d[3] for d in _from_scratch(s, sat)["discrepancies"]}
+    # The pairs' findings are the carried run's as much as the run that matched them.
+    assert kinds >= {"amount_mismatch", "timing"}
+
+
 def test_a_late_line_for_an_old_reference_reopens_its_match():
     s = Store()
     s.payment("p1", "ch_1", MON, 1000)
