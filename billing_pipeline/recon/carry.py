@@ -19,7 +19,9 @@ the rules reach the same result on the items left free (tests/recon/test_increme
 compares carried runs with runs from scratch on random histories).
 
 Time never moves an untouched group's matches (windows only decide whether an unmatched item
-is pending or open, and unmatched items are never carried).
+is pending or open, and unmatched items are never carried). What a carried one-to-one pair
+says about itself (amounts that differ, a late settlement) is carried with it: P's rows about
+the pair, not a fresh join of every carried pair with the items.
 """
 
 from __future__ import annotations
