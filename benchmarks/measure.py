@@ -54,13 +54,13 @@ def run_measured(
         if log:
             out.close()
     child.returncode = os.waitstatus_to_exitcode(status)
-    measured = Usage(
+    used = Usage(
         wall=wall,
         cpu=usage.ru_utime + usage.ru_stime,
         peak_rss_mib=usage.ru_maxrss / 1024,  # Linux reports KiB
         returncode=child.returncode,
     )
-    return Measured(measured, sampler.samples)
+    return Measured(used, sampler.samples)
 
 
 def python_module(module: str, *args: str) -> list[str]:
