@@ -30,6 +30,7 @@ from datetime import date
 
 import duckdb
 
+from billing_pipeline.recon.legs import PAIR_FINDINGS
 from billing_pipeline.recon.matcher import execute
 from billing_pipeline.recon.rules import RuleSet
 
@@ -102,7 +103,6 @@ where f.leg = 'ledger_processor' and f.strategy != 'manual'
 # of its two items and the rule set: a carried pair's findings are the previous slice's rows
 # about it (`legs.ledger_processor` derives only the new pairs'). Re-deriving them joined
 # every carried pair with both item tables twice.
-PAIR_FINDINGS = "('amount_mismatch', 'fee_mismatch', 'fx_difference', 'timing')"
 _CARRIED_DISCREPANCIES = f"""
 create or replace temp table recon_carried_discrepancies as
 select d.leg, d.type, d.reference, d.amount_minor, d.currency, false as window_open,

@@ -109,6 +109,9 @@ _PAIRS = """
      where m.leg = '{leg}' and m.strategy = 'one_to_one')
 """
 _UNUSED = "key not in (select key from recon_consumed)"
+# The types `ledger_processor` reports about a matched pair itself (a carried pair's are taken
+# from the previous slice by these: recon.carry).
+PAIR_FINDINGS = "('amount_mismatch', 'fee_mismatch', 'fx_difference', 'timing')"
 
 
 def ledger_processor(conn, rules: RuleSet, as_of: date) -> None:
