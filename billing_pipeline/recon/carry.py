@@ -56,6 +56,8 @@ create or replace temp table recon_carried (
 create or replace temp table recon_carried_discrepancies (
     leg varchar, type varchar, reference varchar, amount_minor bigint, currency varchar,
     window_open boolean, candidates varchar[], detail varchar);
+-- The slice this run carries from (none: every match is the run's own).
+create or replace temp table recon_since (as_of date, upto_seq bigint);
 """
 # Every match of the run, carried or made, for the steps that read a leg's pairs.
 EVERY_MATCH = """
@@ -143,6 +145,7 @@ def carry_matches(conn: duckdb.DuckDBPyConnection, as_of: date, rules: RuleSet) 
     if not since or since[0][1] is None:
         return 0
     params = {"as_of": as_of, "since_date": since[0][0], "since_seq": since[0][1]}
+    execute(conn, "insert into recon_since values ($since_date, $since_seq)", params)
     execute(conn, _TOUCHED, params)
     execute(conn, _CARRIED, params)
     execute(conn, _CARRIED_DISCREPANCIES, params)

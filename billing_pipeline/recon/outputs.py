@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from datetime import date
 
-from billing_pipeline.recon.decisions import DECISIONS
+from billing_pipeline.recon.decisions import DECISIONS, decided_pairs
 from billing_pipeline.recon.matcher import execute
 from billing_pipeline.recon.resolutions import Resolution
 from billing_pipeline.recon.rules import RuleSet
@@ -321,13 +321,17 @@ def _write_offs(conn, rules: RuleSet) -> None:
 
 
 def decisions(conn, as_of: date, run_id: str) -> None:
+    decided_pairs(conn, as_of)
     execute(conn, DECISIONS)
+    # Made first, then compared: planned as one statement with the store's 5M decisions,
+    # the view's joins took 5.6 s on a late backfill date, against 0.4 + 0.4 s in two.
+    execute(conn, "create or replace temp table recon_decisions_made as from recon_decisions_raw")
     execute(
         conn,
         """
         create or replace temp table recon_out_decisions as
         select $as_of as as_of, d.*, 'recon' as source, $run as run_id
-        from recon_decisions_raw d
+        from recon_decisions_made d
         -- A decision an earlier date already recorded, with the same payload, is not
         -- repeated: a date's slice holds what reconciliation newly decided (or decided
         -- differently, which the event store then reports as a conflict). Decisions this

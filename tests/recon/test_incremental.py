@@ -5,13 +5,15 @@ them writes exactly what a run starting from no copies and no earlier matches wr
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from billing_pipeline.recon import load_rules, reconcile
 from billing_pipeline.recon.store import TABLES
+from billing_pipeline.warehouse.event_store import append_decisions
+from billing_pipeline.warehouse.tables import ensure_schema
 from tests.recon.builders import RULES_PATH, Store
 
 RULES = load_rules(RULES_PATH)
@@ -63,9 +65,20 @@ def _outputs(store: Store) -> dict[str, list[tuple]]:
     }
 
 
+def _store_decisions(store: Store, as_of: date) -> None:
+    """What the reconciliation asset does after a run; later events get later seqs."""
+    ensure_schema(store.conn)  # the quarantine a conflicting decision goes to
+    append_decisions(store.conn, as_of, "r", datetime(2026, 11, 1, tzinfo=UTC))
+    store.seq = store.conn.execute("select coalesce(max(seq), 0) from store.events").fetchone()[0]
+
+
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(ACTIONS, min_size=3, max_size=30))
-def test_a_run_reusing_its_event_copies_and_carried_matches_equals_a_run_from_none(actions):
+@given(st.lists(ACTIONS, min_size=3, max_size=30), st.booleans())
+def test_a_run_reusing_its_event_copies_and_carried_matches_equals_a_run_from_none(
+    actions, store_decisions
+):
+    """With the decisions stored after each run (as the asset does) or not (a run that
+    stopped before storing them): a carried pair's decision is made again only when needed."""
     incremental, scratch = Store(), Store()
     runs = 0
     for number, action in enumerate([*actions, ("reconcile", 6)]):
@@ -84,6 +97,9 @@ def test_a_run_reusing_its_event_copies_and_carried_matches_equals_a_run_from_no
         reconcile(incremental.conn, as_of, RULES, "r")
         reconcile(scratch.conn, as_of, RULES, "r")
         assert _outputs(incremental) == _outputs(scratch)
+        if store_decisions:
+            _store_decisions(incremental, as_of)
+            _store_decisions(scratch, as_of)
     for table in (t for t in TABLES if t != "run_marks"):  # dropped by the scratch runs
         query = f"select * exclude (run_id) from recon_store.{table} order by all"
         assert incremental.rows(query) == scratch.rows(query)
