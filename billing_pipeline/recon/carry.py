@@ -1,43 +1,25 @@
-"""Carry forward leg-1 matches nothing new can change, instead of matching all history again.
+"""Carry forward the leg-1 matches of closed groups (`scope`) from the slice the run starts from.
 
-Leg 1 (ledger <-> processor) is where the volume is: every capture and every settlement line
-ever seen. When every leg-1 rule requires the same processor and processor reference on both
-sides, the leg splits into independent groups, one per (processor, processor_ref): an item
-can only ever be a candidate of items in its own group, so a group's matches, ambiguities and
-leftovers are a function of the group's items (and of the controllers' manual matches) alone.
+Within a closed group nothing is new and every item was matched at P, so P's matches are the
+group's matches now, and the rules never see its items: they are not even loaded. Within an
+active group, an item a rule matched at P had exactly one candidate among the items still
+free at that rule, none of which a later rule could have matched, so the rules reach the same
+result on the group's items from scratch (tests/recon/test_incremental.py compares carried
+runs with runs from scratch on random histories).
 
-A run for date D therefore starts from the latest earlier slice P written by this engine and
-rule set (`recon_store.run_marks` remembers the last stored event P's run had read). A group is
-*touched* when one of its events is visible at D but was not at P: business date in (P, D], or
-stored after P's run with a business date up to D (late files, re-landed dates); a payment
-event of any kind touches its group (it can change which captures are legal); and a group a
-manual-match resolution names is always touched. P's leg-1 matches in untouched groups are
-carried: recorded as matches and their items consumed before the rules run, so the rules see
-only the other items. Within a group, an item a rule matched at P had exactly one candidate
-among the items still free at that rule, none of which a later rule could have matched, so
-the rules reach the same result on the items left free (tests/recon/test_incremental.py
-compares carried runs with runs from scratch on random histories).
-
-Time never moves an untouched group's matches (windows only decide whether an unmatched item
-is pending or open, and unmatched items are never carried). What a carried one-to-one pair
-says about itself (amounts that differ, a late settlement) is carried with it: P's rows about
-the pair, not a fresh join of every carried pair with the items.
+Time never moves a closed group's matches (windows only decide whether an unmatched item is
+pending or open, and a group with an unmatched item is active). What a carried one-to-one
+pair says about itself (amounts that differ, a late settlement) is carried with it: P's rows
+about the pair, not a fresh join of every carried pair with the items.
 """
 
 from __future__ import annotations
-
-from datetime import date
 
 import duckdb
 
 from billing_pipeline.recon.legs import PAIR_FINDINGS
 from billing_pipeline.recon.matcher import execute
-from billing_pipeline.recon.rules import RuleSet
-
-# Bump when a change to matching would make an older slice a wrong starting point.
-ENGINE = "recon-1"
-LEG = "ledger_processor"
-_GROUP_KEYS = ("processor", "processor_ref")
+from billing_pipeline.recon.scope import IN_ACTIVE_GROUP, LEG
 
 MARK = """
 create or replace temp table recon_out_run_marks as
@@ -56,8 +38,6 @@ create or replace temp table recon_carried (
 create or replace temp table recon_carried_discrepancies (
     leg varchar, type varchar, reference varchar, amount_minor bigint, currency varchar,
     window_open boolean, candidates varchar[], detail varchar);
--- The slice this run carries from (none: every match is the run's own).
-create or replace temp table recon_since (as_of date, upto_seq bigint);
 """
 # Every match of the run, carried or made, for the steps that read a leg's pairs.
 EVERY_MATCH = """
@@ -68,36 +48,22 @@ select 'ledger_processor', rule_id, rule_version, strategy, left_refs, right_ref
 from recon_carried
 """
 
-_TOUCHED = """
-create or replace temp table recon_touched_groups as
-select processor, processor_ref from recon_cache.payment_events
-where business_date <= $as_of and (business_date > $since_date or seq > $since_seq)
-union
-select processor, processor_ref from recon_cache.settlement_lines
-where business_date <= $as_of and (business_date > $since_date or seq > $since_seq)
-union
-select i.processor, i.processor_ref
-from (select unnest(refs) as key from recon_resolutions where action = 'manual_match') r
-join (select key, processor, processor_ref from recon_left_ledger_processor
-      union all
-      select key, processor, processor_ref from recon_right_ledger_processor) i using (key)
-"""
-
-# The leg-1 matches of the previous slice (`match_spans`: spans holding on that date).
-_CARRIED = """
+# The leg-1 matches of the previous slice (`match_spans`: spans holding on that date) outside
+# the active groups. A match's left item names its group.
+_CARRIED = f"""
 create or replace temp table recon_carried as
 with held as (
-    select match_key from recon_store.match_spans
-    where from_as_of <= $since_date and coalesce(to_as_of, date '9999-12-31') >= $since_date
+    select match_key from recon_store.match_spans, recon_since s
+    where from_as_of <= s.as_of and coalesce(to_as_of, date '9999-12-31') >= s.as_of
+),
+active_keys as (
+    select key from recon_cache.payment_events where {IN_ACTIVE_GROUP}
 )
 select f.match_key, f.rule_id, f.rule_version, f.strategy, f.left_refs, f.right_refs
 from recon_store.match_facts f
 semi join held using (match_key)
-join recon_left_ledger_processor l on l.key = f.left_refs[1]
--- (items with no reference never match under an equality: no null groups to carry)
-anti join recon_touched_groups t
-    on t.processor = l.processor and t.processor_ref = l.processor_ref
-where f.leg = 'ledger_processor' and f.strategy != 'manual'
+where f.leg = '{LEG}' and f.strategy != 'manual'
+  and f.left_refs[1] not in (select key from active_keys)
 """
 
 
@@ -112,47 +78,17 @@ select d.leg, d.type, d.reference, d.amount_minor, d.currency, false as window_o
 from recon_store.discrepancies d
 join recon_carried c
   on c.strategy = 'one_to_one' and d.candidates = [c.left_refs[1], c.right_refs[1]]
-where d.as_of = $since_date and d.leg = '{LEG}' and d.type in {PAIR_FINDINGS}
+where d.as_of = (select as_of from recon_since) and d.leg = '{LEG}' and d.type in {PAIR_FINDINGS}
 """
 
 
-def partitions_by_reference(rules: RuleSet) -> bool:
-    """Every leg-1 rule demands equal processor and processor_ref on both sides."""
-    needed = {f"right.{k}": f"left.{k}" for k in _GROUP_KEYS}
-    for rule in rules.for_leg(LEG):
-        found = {
-            c.field: c.values[0]
-            for c in rule.criteria
-            if c.operator == "equals" and len(c.values) == 1 and c.pattern is None
-        }
-        if any(found.get(field) != value for field, value in needed.items()):
-            return False
-    return True
-
-
-def carry_matches(conn: duckdb.DuckDBPyConnection, as_of: date, rules: RuleSet) -> int:
-    """Consume the items of the carried leg-1 matches, listed by key in `recon_carried`
-    (`recon_every_match` adds them to the run's own); returns how many."""
+def carry_matches(conn: duckdb.DuckDBPyConnection, carrying: bool) -> int:
+    """List the carried leg-1 matches by key in `recon_carried` (`recon_every_match` adds them
+    to the run's own); returns how many."""
     execute(conn, EMPTY)
     execute(conn, EVERY_MATCH)
-    if not partitions_by_reference(rules):
+    if not carrying:
         return 0
-    since = conn.execute(
-        "select as_of, upto_seq from recon_store.run_marks where as_of < ? "
-        "and rules_version = ? and engine = ? order by as_of desc limit 1",
-        [as_of, rules.version, ENGINE],
-    ).fetchall()
-    if not since or since[0][1] is None:
-        return 0
-    params = {"as_of": as_of, "since_date": since[0][0], "since_seq": since[0][1]}
-    execute(conn, "insert into recon_since values ($since_date, $since_seq)", params)
-    execute(conn, _TOUCHED, params)
-    execute(conn, _CARRIED, params)
-    execute(conn, _CARRIED_DISCREPANCIES, params)
-    execute(
-        conn,
-        "insert into recon_consumed select distinct key, $leg, rule_id, 'matched' from ("
-        "select unnest(left_refs || right_refs) as key, rule_id from recon_carried)",
-        {"leg": LEG},
-    )
+    execute(conn, _CARRIED)
+    execute(conn, _CARRIED_DISCREPANCIES)
     return conn.execute("select count(*) from recon_carried").fetchall()[0][0]

@@ -8,6 +8,8 @@ date has the same idempotency key and the event store keeps it once. Payload fie
 
 from __future__ import annotations
 
+from billing_pipeline.recon.sources import LEDGER_ITEMS, PROCESSOR_ITEMS
+
 DECISIONS = """
 create or replace temp view recon_decisions_raw as
 with settled as (
@@ -17,8 +19,11 @@ with settled as (
            greatest(l.business_date, r.settlement_date) as settled_on
     -- (the line's payout comes with the item: joining every settlement line again for it
     -- was a third of this statement on a late backfill date)
-    from recon_decided_pairs lp join recon_left_ledger_processor l on l.key = lp.lkey
-    join recon_right_ledger_processor r on r.key = lp.rkey
+    from recon_decided_pairs lp
+    join (from recon_left_ledger_processor union all from recon_carried_lefts) l
+      on l.key = lp.lkey
+    join (from recon_right_ledger_processor union all from recon_carried_rights) r
+      on r.key = lp.rkey
     where l.kind = 'charge'
 ),
 pb as (
@@ -71,12 +76,26 @@ select 'recon:write_off:' || discrepancy_id, 'recon.write_off',
 from recon_write_offs
 """
 
-# The leg-1 pairs decided (settled, and reconciled with their payout's bank line).
-ALL_PAIRS = """
+# The leg-1 pairs decided (settled, and reconciled with their payout's bank line): the run's
+# own, and the carried pairs that can decide something new (`_CARRIED_TO_DECIDE`) with their
+# items, which a carrying run does not load (recon.scope).
+PAIRS = """
 create or replace temp table recon_decided_pairs as
-select left_refs[1] as lkey, right_refs[1] as rkey from recon_every_match
+select left_refs[1] as lkey, right_refs[1] as rkey from recon_work_matches
 where leg = 'ledger_processor' and len(left_refs) = 1 and len(right_refs) = 1
+union all
+select lkey, rkey from recon_carried_to_decide;
+create or replace temp table recon_carried_lefts as {lefts};
+create or replace temp table recon_carried_rights as {rights};
 """
+_CARRIED_LEFTS = LEDGER_ITEMS.format(
+    source="(select * exclude (seq) from recon_cache.payment_events "
+    "where key in (select lkey from recon_carried_to_decide))"
+)
+_CARRIED_RIGHTS = PROCESSOR_ITEMS.format(
+    source="(select * exclude (seq) from recon_cache.settlement_lines "
+    "where key in (select rkey from recon_carried_to_decide))"
+)
 
 # A carried pair decides nothing new: its items and so its settlement are what they were in
 # the slice it is carried from (P), where that decision was made and then stored. It is
@@ -88,9 +107,9 @@ where leg = 'ledger_processor' and len(left_refs) = 1 and len(right_refs) = 1
 #
 # Sound only when P's run came after any earlier run of this date: otherwise a decision this
 # date stored first was left out of P's slice, and this date's slice must keep it
-# (`_DATE_STORED_BEFORE_SINCE`).
-CHANGED_PAIRS = """
-create or replace temp table recon_decided_pairs as
+# (`_DATE_STORED_BEFORE_SINCE`); then every carried pair is decided again.
+_CARRIED_TO_DECIDE = """
+create or replace temp table recon_carried_to_decide as
 with since as (select as_of, upto_seq from recon_since),
 held_payouts as (
     select f.left_refs[1] as payout_key, f.right_refs[1] as bank_key
@@ -115,18 +134,16 @@ unstored as (
           where partition_date = since.as_of and source = 'recon')
 ),
 redecided as (
-    select r.key from recon_right_ledger_processor r semi join new_payouts n
-        on n.processor = r.processor and n.payout_ref = r.payout_ref
+    select s.key from recon_cache.settlement_lines s semi join new_payouts n
+        on n.processor = s.processor and n.payout_ref = s.payout_ref
     union
-    select l.key from recon_left_ledger_processor l
-    where l.payment_id in (select payment_id from unstored)
+    select key from recon_cache.payment_events
+    where payment_id in (select payment_id from unstored)
 )
-select left_refs[1] as lkey, right_refs[1] as rkey from recon_work_matches
-where leg = 'ledger_processor' and len(left_refs) = 1 and len(right_refs) = 1
-union all
-select c.left_refs[1], c.right_refs[1] from recon_carried c
+select c.left_refs[1] as lkey, c.right_refs[1] as rkey from recon_carried c
 where len(c.left_refs) = 1 and len(c.right_refs) = 1
-  and (c.right_refs[1] in (select key from redecided)
+  and ({every}
+       or c.right_refs[1] in (select key from redecided)
        or c.left_refs[1] in (select key from redecided))
 """
 
@@ -137,10 +154,8 @@ where partition_date = $as_of and source = 'recon' and seq <= s.upto_seq
 
 
 def decided_pairs(conn, as_of) -> None:
-    """`recon_decided_pairs`: every leg-1 pair, or, carrying from a slice, those that can
-    decide something that slice did not."""
+    """`recon_decided_pairs`: the leg-1 pairs whose decisions this run makes."""
     carrying = conn.execute("select count(*) from recon_since").fetchone()[0]
-    if carrying:
-        (early,) = conn.execute(_DATE_STORED_BEFORE_SINCE, {"as_of": as_of}).fetchone()
-        carrying = not early
-    conn.execute(CHANGED_PAIRS if carrying else ALL_PAIRS)
+    early = carrying and conn.execute(_DATE_STORED_BEFORE_SINCE, {"as_of": as_of}).fetchone()[0]
+    conn.execute(_CARRIED_TO_DECIDE.format(every="true" if early else "false"))
+    conn.execute(PAIRS.format(lefts=_CARRIED_LEFTS, rights=_CARRIED_RIGHTS))

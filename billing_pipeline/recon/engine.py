@@ -15,7 +15,17 @@ from pathlib import Path
 
 import duckdb
 
-from billing_pipeline.recon import carry, legs, matcher, outputs, resolutions, sources, store
+from billing_pipeline.recon import (
+    carry,
+    items,
+    legs,
+    matcher,
+    outputs,
+    resolutions,
+    scope,
+    sources,
+    store,
+)
 from billing_pipeline.recon.criteria import install_macros
 from billing_pipeline.recon.rules import LEGS, RuleSet
 
@@ -55,13 +65,15 @@ def compute(conn, as_of: date, rules: RuleSet, run_id: str, found: list) -> None
     """Build the `recon_out_<table>` temp tables for `as_of` (nothing is written)."""
     store.ensure_tables(conn)
     install_macros(conn)
-    sources.load_sources(conn, as_of)
+    items.refresh(conn)
+    outputs.load_resolutions(conn, found, as_of)
+    carrying = scope.scope_run(conn, as_of, rules)
+    sources.load_sources(conn, as_of, scoped=carrying)
     conn.execute(legs.ITEMS)
     matcher.reset_work(conn)
     legs.prepare(conn)
-    outputs.load_resolutions(conn, found, as_of)
     outputs.manual_matches(conn, as_of)
-    carry.carry_matches(conn, as_of, rules)
+    carry.carry_matches(conn, carrying)
     legs.after_rule(conn, "bank_invoice")
     for leg in LEG_ORDER:
         for rule in rules.for_leg(leg):
@@ -82,7 +94,7 @@ def compute(conn, as_of: date, rules: RuleSet, run_id: str, found: list) -> None
     matcher.execute(
         conn,
         carry.MARK,
-        {"as_of": as_of, "rules_version": rules.version, "engine": carry.ENGINE, "run": run_id},
+        {"as_of": as_of, "rules_version": rules.version, "engine": scope.ENGINE, "run": run_id},
     )
 
 

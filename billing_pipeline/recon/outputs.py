@@ -80,9 +80,12 @@ def manual_matches(conn, as_of: date) -> None:
             conn,
             f"""
             insert into recon_work_matches
+            -- (DuckDB binds no subquery inside a lambda: list_filter over the refs failed)
             select $leg, 'manual', 1, 'manual',
-                   list_sort(list_filter($refs, x -> x in (select key from recon_left_{leg}))),
-                   list_sort(list_filter($refs, x -> x in (select key from recon_right_{leg}))),
+                   (select list_sort(list(key)) from recon_left_{leg}
+                    where list_contains($refs, key)),
+                   (select list_sort(list(key)) from recon_right_{leg}
+                    where list_contains($refs, key)),
                    json_object('resolution', r.file || ':' || r.line, 'who', r.who,
                                'note', r.note)::varchar
             from recon_resolutions r where r.ord = $ord
@@ -353,14 +356,18 @@ def metrics(conn, as_of: date, run_id: str) -> None:
         """
         create or replace temp table recon_out_metrics as
         with lefts as (
-            select 'ledger_processor' as leg, key from recon_left_ledger_processor
-            union all select 'processor_bank', key from recon_left_processor_bank
-            union all select 'bank_invoice', key from recon_left_bank_invoice
+            select 'ledger_processor' as leg, key, false as carried
+            from recon_left_ledger_processor
+            union all select 'processor_bank', key, false from recon_left_processor_bank
+            union all select 'bank_invoice', key, false from recon_left_bank_invoice
                 where key not in (select key from recon_consumed where leg = 'processor_bank')
+            -- A carried match's items are matched, and are not loaded (recon.scope).
+            union all select distinct 'ledger_processor', unnest(left_refs), true
+            from recon_carried
         ),
         rates as (
             select l.leg, count(*) as items,
-                   count(c.key) as matched
+                   count(c.key) + count(*) filter (where l.carried) as matched
             from lefts l left join (select distinct key, leg from recon_consumed
                                     where how = 'matched') c on c.key = l.key and c.leg = l.leg
             group by l.leg

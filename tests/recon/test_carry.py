@@ -4,10 +4,10 @@ processor reference; a carried run writes what a run over all history writes."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 
 from billing_pipeline.recon import load_rules, reconcile
-from billing_pipeline.recon.carry import partitions_by_reference
+from billing_pipeline.recon.scope import partitions_by_reference
 from billing_pipeline.recon.store import TABLES
 from tests.recon.builders import RULES_PATH, Store
 
@@ -86,6 +86,59 @@ def test_a_new_payment_event_reopens_its_reference_even_without_a_settlement_lin
     reconcile(s.conn, WED, RULES, "r")
     assert _carried(s) == set()
     _from_scratch(s, WED)
+
+
+def test_an_unmatched_capture_nothing_new_reaches_is_still_reported_and_opens_in_time():
+    s = Store()
+    waiting = s.payment("p1", "ch_1", MON, 1000)["captured"]
+    reconcile(s.conn, MON, RULES, "r")
+    s.payment("p2", "ch_2", TUE, 2000)
+    s.line("ch_2", "charge", TUE, 2000, payout="po_2")
+    later = MON + timedelta(days=10)
+    reconcile(s.conn, later, RULES, "r")
+    statuses = {(d[3], d[4]): d[9] for d in _from_scratch(s, later)["discrepancies"]}
+    assert statuses[("missing_in_processor", waiting)] == "open"
+
+
+def test_a_late_failure_unwinds_a_refund_filed_under_another_reference():
+    s = Store()
+    sun = MON - timedelta(days=1)
+    s.payment("p1", "ch_1", MON, 1000, kinds=("authorized", "captured"))
+    refund = {"payment_id": "p1", "processor": "stripe", "processor_ref": "re_1",
+              "amount_minor": 400, "currency": "EUR", "type": "payment.refunded"}  # fmt: skip
+    s.add("evt_p1_refunded", "payment.refunded", MON, refund, "payment")
+    s.line("ch_1", "charge", MON, 1000, payout="po_1")
+    refund_line = s.line("re_1", "refund", MON, 400, payout="po_1")
+    reconcile(s.conn, MON, RULES, "r")
+    assert _carried(s) == set()
+    # Stored after Monday's run: the payment failed before it was captured, so neither the
+    # capture nor its refund (under the refund's own reference) is money the processor owes.
+    failed = {**refund, "processor_ref": "ch_1", "type": "payment.failed"}
+    s.add("evt_p1_failed", "payment.failed", sun, failed, "payment")
+    reconcile(s.conn, TUE, RULES, "r")
+    assert _carried(s) == set()
+    written = _from_scratch(s, TUE)
+    assert ("missing_in_ledger", refund_line) in {(d[3], d[4]) for d in written["discrepancies"]}
+
+
+def test_a_manual_match_may_take_items_a_rule_matched_on_an_earlier_date(tmp_path):
+    s = Store()
+    capture = s.payment("p1", "ch_1", MON, 1000)["captured"]
+    line = s.line("ch_1", "charge", MON, 1000, payout="po_1")
+    s.payment("p2", "ch_2", MON, 700)
+    reconcile(s.conn, MON, RULES, "r")
+    (ident,) = s.rows("select discrepancy_id from recon_store.discrepancies "
+                      "where type = 'missing_in_processor'")[0]  # fmt: skip
+    (tmp_path / "manual.csv").write_text(
+        f"discrepancy_id,action,note,who,refs\n{ident},manual_match,,ana,{capture};{line}\n",
+        encoding="utf-8",
+    )
+    reconcile(s.conn, TUE, RULES, "r", resolutions_dir=tmp_path)
+    assert _carried(s) == set()
+    (rule,) = s.rows("select rule_id from recon_out_matches where leg = 'ledger_processor'")[0]
+    assert rule == "manual"
+    (outcome,) = s.rows("select outcome from recon_out_resolutions_log")[0]
+    assert outcome == "applied"
 
 
 def test_rules_that_do_not_split_by_reference_carry_nothing():
