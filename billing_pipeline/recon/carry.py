@@ -32,9 +32,11 @@ select $as_of as as_of, (select max(seq) from recon_cache.watermark) as upto_seq
 # Copying it for every carried match was the largest statement of a late date: on the 29th
 # date of a 100k-payments-a-day backfill, 2.7M carried matches took 12.3 s to copy.
 EMPTY = """
-create or replace temp table recon_carried (
+create or replace temp table recon_held (
     match_key varchar, rule_id varchar, rule_version integer, strategy varchar,
-    left_refs varchar[], right_refs varchar[]);
+    left_refs varchar[], right_refs varchar[], carried boolean);
+create or replace temp view recon_carried as
+select * exclude (carried) from recon_held where carried;
 create or replace temp table recon_carried_discrepancies (
     leg varchar, type varchar, reference varchar, amount_minor bigint, currency varchar,
     window_open boolean, candidates varchar[], detail varchar);
@@ -48,10 +50,11 @@ select 'ledger_processor', rule_id, rule_version, strategy, left_refs, right_ref
 from recon_carried
 """
 
-# The leg-1 matches of the previous slice (`match_spans`: spans holding on that date) outside
-# the active groups. A match's left item names its group.
-_CARRIED = f"""
-create or replace temp table recon_carried as
+# The matches of the previous slice (`match_spans`: spans holding on that date), each marked
+# carried or not: leg-1 matches outside the active groups are (a match's left item names its
+# group); the others are made again or not at all, and so are what the slice's write changes.
+_HELD = f"""
+create or replace temp table recon_held as
 with held as (
     select match_key from recon_store.match_spans, recon_since s
     where from_as_of <= s.as_of and coalesce(to_as_of, date '9999-12-31') >= s.as_of
@@ -59,13 +62,12 @@ with held as (
 active_keys as (
     select key from recon_cache.payment_events where {IN_ACTIVE_GROUP}
 )
-select f.match_key, f.rule_id, f.rule_version, f.strategy, f.left_refs, f.right_refs
+select f.match_key, f.rule_id, f.rule_version, f.strategy, f.left_refs, f.right_refs,
+       f.leg = '{LEG}' and f.strategy != 'manual'
+           and f.left_refs[1] not in (select key from active_keys) as carried
 from recon_store.match_facts f
 semi join held using (match_key)
-where f.leg = '{LEG}' and f.strategy != 'manual'
-  and f.left_refs[1] not in (select key from active_keys)
 """
-
 
 # What a one-to-one pair says about itself (its amounts differ, it settled late) is a function
 # of its two items and the rule set: a carried pair's findings are the previous slice's rows
@@ -89,6 +91,6 @@ def carry_matches(conn: duckdb.DuckDBPyConnection, carrying: bool) -> int:
     execute(conn, EVERY_MATCH)
     if not carrying:
         return 0
-    execute(conn, _CARRIED)
+    execute(conn, _HELD)
     execute(conn, _CARRIED_DISCREPANCIES)
     return conn.execute("select count(*) from recon_carried").fetchall()[0][0]

@@ -116,6 +116,41 @@ _STEPS = [
 ]
 
 
+# The first write of a new latest date D, by a run that carried from the slice before it (P),
+# when every span holding on P is still open: those spans hold on D too unless the run did not
+# carry or make their match again, so only the run's own matches and P's matches it did not
+# carry (`recon_held`, recon.carry) are looked at, not every match of the slice. On a late
+# backfill date that is ~0.8M keys instead of 3.1M.
+_EXTENDS_LATEST = """
+select count(*) = 0 from recon_store.match_spans where to_as_of >= $prev
+"""
+_LATEST_STEPS = [
+    f"create or replace temp table recon_slice_keys as "
+    f"select distinct {_KEY} as match_key from recon_made_matches",
+    f"""
+    insert into recon_store.match_facts
+    select distinct on (match_key) * from (select {_KEY} as match_key, {_CONTENT}
+                                           from recon_made_matches)
+    where match_key not in (select match_key from recon_held where not carried)
+      and match_key not in (select match_key from recon_store.match_facts)
+    """,
+    # P's matches the run neither carried nor made again: their spans end at P.
+    """
+    update recon_store.match_spans set to_as_of = $prev
+    where to_as_of is null and match_key in (
+        select match_key from recon_held
+        where not carried and match_key not in (select match_key from recon_slice_keys))
+    """,
+    # The run's own matches P did not hold: a span from D.
+    """
+    insert into recon_store.match_spans
+    select match_key, $d, null from recon_slice_keys
+    where match_key not in (select match_key from recon_held where not carried)
+    """,
+    *_STEPS[-2:],
+]
+
+
 def ensure(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(DDL)
     if _is_table(conn, "matches"):
@@ -132,8 +167,28 @@ def write(conn: duckdb.DuckDBPyConnection, as_of: date) -> None:
         {"d": as_of},
     ).fetchone()
     params = {"d": as_of, "prev": prev, "next": next_}
-    for sql in _STEPS:
+    steps = _LATEST_STEPS if _extends_latest(conn, as_of, prev, next_) else _STEPS
+    for sql in steps:
         conn.execute(sql, {k: v for k, v in params.items() if f"${k}" in sql})
+
+
+def _extends_latest(conn, as_of: date, prev: date | None, next_: date | None) -> bool:
+    if prev is None or next_ is not None:
+        return False
+    # The run's temp tables (recon.scope, recon.carry); absent: the caller ran no carrying run.
+    (present,) = conn.execute(
+        "select count(*) from duckdb_tables() "
+        "where temporary and table_name in ('recon_since', 'recon_held')"
+    ).fetchone()
+    if present != 2:
+        return False
+    (since,) = conn.execute("select max(as_of) from recon_since").fetchone()
+    if since != prev:
+        return False
+    (written,) = conn.execute(
+        "select count(*) from recon_store.match_slices where as_of = ?", [as_of]
+    ).fetchone()
+    return not written and conn.execute(_EXTENDS_LATEST, {"prev": prev}).fetchone()[0]
 
 
 def _is_table(conn: duckdb.DuckDBPyConnection, name: str) -> bool:

@@ -23,6 +23,9 @@ def _from_scratch(s: Store, as_of: date) -> dict[str, list[tuple]]:
     """What the run wrote, against the same run with no run marks (nothing carried)."""
     written = {t: s.rows(f"select * exclude (run_id) from recon_out_{t} order by all")
                for t in TABLES}  # fmt: skip
+    # The stored slice is the run's, however its spans were written (match_spans).
+    stored = "select * exclude (run_id) from recon_store.matches where as_of = ? order by all"
+    assert s.rows(stored, [as_of]) == written["matches"]
     s.conn.execute("create or replace temp table marks as from recon_store.run_marks")
     s.conn.execute("delete from recon_store.run_marks")
     reconcile(s.conn, as_of, RULES, "scratch", write=False)
