@@ -24,7 +24,8 @@ from billing_pipeline.recon.scope import IN_ACTIVE_GROUP, LEG
 MARK = """
 create or replace temp table recon_out_run_marks as
 select $as_of as as_of, (select max(seq) from recon_cache.watermark) as upto_seq,
-       $rules_version as rules_version, $engine as engine, $run as run_id
+       $rules_version as rules_version, $engine as engine, $run as run_id,
+       (select coalesce(max(write_no), 0) + 1 from recon_store.run_marks) as write_no
 """
 
 # Carried matches are kept narrow: their content (evidence, size, dates) stays in
@@ -33,10 +34,10 @@ select $as_of as as_of, (select max(seq) from recon_cache.watermark) as upto_seq
 # date of a 100k-payments-a-day backfill, 2.7M carried matches took 12.3 s to copy.
 EMPTY = """
 create or replace temp table recon_held (
-    match_key varchar, rule_id varchar, rule_version integer, strategy varchar,
+    match_key varchar, leg varchar, rule_id varchar, rule_version integer, strategy varchar,
     left_refs varchar[], right_refs varchar[], carried boolean);
 create or replace temp view recon_carried as
-select * exclude (carried) from recon_held where carried;
+select * exclude (leg, carried) from recon_held where carried;
 create or replace temp table recon_carried_discrepancies (
     leg varchar, type varchar, reference varchar, amount_minor bigint, currency varchar,
     window_open boolean, candidates varchar[], detail varchar);
@@ -62,7 +63,7 @@ with held as (
 active_keys as (
     select key from recon_cache.payment_events where {IN_ACTIVE_GROUP}
 )
-select f.match_key, f.rule_id, f.rule_version, f.strategy, f.left_refs, f.right_refs,
+select f.match_key, f.leg, f.rule_id, f.rule_version, f.strategy, f.left_refs, f.right_refs,
        f.leg = '{LEG}' and f.strategy != 'manual'
            and f.left_refs[1] not in (select key from active_keys) as carried
 from recon_store.match_facts f

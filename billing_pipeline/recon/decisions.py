@@ -112,12 +112,8 @@ _CARRIED_TO_DECIDE = """
 create or replace temp table recon_carried_to_decide as
 with since as (select as_of, upto_seq from recon_since),
 held_payouts as (
-    select f.left_refs[1] as payout_key, f.right_refs[1] as bank_key
-    from recon_store.match_facts f
-    semi join (select match_key from recon_store.match_spans, since
-               where from_as_of <= since.as_of
-                 and coalesce(to_as_of, date '9999-12-31') >= since.as_of) s using (match_key)
-    where f.leg = 'processor_bank'
+    select left_refs[1] as payout_key, right_refs[1] as bank_key from recon_held
+    where leg = 'processor_bank'
 ),
 new_payouts as (
     select p.processor, p.payout_ref from recon_work_matches m

@@ -17,6 +17,7 @@ import duckdb
 
 from billing_pipeline.recon import (
     carry,
+    history,
     items,
     legs,
     matcher,
@@ -68,6 +69,7 @@ def compute(conn, as_of: date, rules: RuleSet, run_id: str, found: list) -> None
     items.refresh(conn)
     outputs.load_resolutions(conn, found, as_of)
     carrying = scope.scope_run(conn, as_of, rules)
+    history.load_for_resolutions(conn, as_of)
     sources.load_sources(conn, as_of, scoped=carrying)
     conn.execute(legs.ITEMS)
     matcher.reset_work(conn)

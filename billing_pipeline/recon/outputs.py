@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from datetime import date
 
+from billing_pipeline.recon import history
 from billing_pipeline.recon.decisions import DECISIONS, decided_pairs
 from billing_pipeline.recon.matcher import execute
 from billing_pipeline.recon.resolutions import Resolution
@@ -48,17 +49,6 @@ def load_resolutions(conn, found: list[Resolution], as_of: date) -> None:
                 for i, r in enumerate(found)
             ],
         )
-    execute(
-        conn,
-        """
-        create or replace temp table recon_history as
-        select discrepancy_id, min(as_of) as detected_on, arg_max(leg, as_of) as leg,
-               max(as_of) as last_as_of,
-               bool_or(status in ('open', 'written_off')) as ever_open
-        from recon_store.discrepancies where as_of < $as_of group by discrepancy_id
-        """,
-        {"as_of": as_of},
-    )
 
 
 def manual_matches(conn, as_of: date) -> None:
@@ -212,14 +202,7 @@ def discrepancies(conn, as_of: date, rules: RuleSet, run_id: str) -> None:
         qualify row_number() over (partition by discrepancy_id order by ord desc) = 1
         """,
     )
-    execute(
-        conn,
-        """
-        create or replace temp table recon_previous as
-        select d.* from recon_store.discrepancies d
-        join recon_history h on h.discrepancy_id = d.discrepancy_id and h.last_as_of = d.as_of
-        """,
-    )
+    history.load(conn, as_of)
     execute(
         conn,
         """

@@ -35,7 +35,9 @@ create table if not exists recon_store.resolutions_log (
 -- The last stored event a date's run had read, so a later date can start from its slice.
 create table if not exists recon_store.run_marks (
     as_of date not null, upto_seq bigint, rules_version varchar not null,
-    engine varchar not null, run_id varchar not null);
+    engine varchar not null, run_id varchar not null, write_no bigint);
+-- The order slices were written in (recon.history); stores from before it gain it here.
+alter table recon_store.run_marks add column if not exists write_no bigint;
 create table if not exists recon_store.metrics (
     as_of date not null, leg varchar not null, metric varchar not null,
     type varchar, age_bucket varchar, currency varchar, value decimal(38, 4) not null,

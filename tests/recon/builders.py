@@ -7,6 +7,8 @@ from datetime import date, datetime, timedelta
 
 import duckdb
 
+from billing_pipeline.recon import RuleSet, reconcile
+from billing_pipeline.recon.store import TABLES
 from billing_pipeline.warehouse.event_store import ensure_store
 
 RULES_PATH = "config/recon_rules.yml"
@@ -175,3 +177,25 @@ class Store:
 
     def rows(self, sql: str, params=None) -> list[tuple]:
         return self.conn.execute(sql, params).fetchall()
+
+
+def run_output(store: Store, table: str) -> list[tuple]:
+    """A run's `recon_out_<table>` without what differs between two runs of the same inputs:
+    the run id, and the order slices were written in."""
+    drop = "run_id, write_no" if table == "run_marks" else "run_id"
+    return store.rows(f"select * exclude ({drop}) from recon_out_{table} order by all")
+
+
+def from_scratch(s: Store, as_of: date, rules: RuleSet, **options) -> dict[str, list[tuple]]:
+    """What the run wrote, against the same run with no run marks (nothing carried)."""
+    written = {t: run_output(s, t) for t in TABLES}
+    # The stored slice is the run's, however its spans were written (match_spans).
+    stored = "select * exclude (run_id) from recon_store.matches where as_of = ? order by all"
+    assert s.rows(stored, [as_of]) == written["matches"]
+    s.conn.execute("create or replace temp table marks as from recon_store.run_marks")
+    s.conn.execute("delete from recon_store.run_marks")
+    reconcile(s.conn, as_of, rules, "scratch", write=False, **options)
+    s.conn.execute("insert into recon_store.run_marks from marks")
+    again = {t: run_output(s, t) for t in TABLES}
+    assert again == written
+    return written

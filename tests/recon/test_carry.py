@@ -8,8 +8,7 @@ from datetime import date, timedelta
 
 from billing_pipeline.recon import load_rules, reconcile
 from billing_pipeline.recon.scope import partitions_by_reference
-from billing_pipeline.recon.store import TABLES
-from tests.recon.builders import RULES_PATH, Store
+from tests.recon.builders import RULES_PATH, Store, from_scratch
 
 MON, TUE, WED = date(2026, 10, 5), date(2026, 10, 6), date(2026, 10, 7)
 RULES = load_rules(RULES_PATH)
@@ -17,23 +16,6 @@ RULES = load_rules(RULES_PATH)
 
 def _carried(s: Store) -> set[str]:
     return {r[0][0] for r in s.rows("select left_refs from recon_carried")}
-
-
-def _from_scratch(s: Store, as_of: date) -> dict[str, list[tuple]]:
-    """What the run wrote, against the same run with no run marks (nothing carried)."""
-    written = {t: s.rows(f"select * exclude (run_id) from recon_out_{t} order by all")
-               for t in TABLES}  # fmt: skip
-    # The stored slice is the run's, however its spans were written (match_spans).
-    stored = "select * exclude (run_id) from recon_store.matches where as_of = ? order by all"
-    assert s.rows(stored, [as_of]) == written["matches"]
-    s.conn.execute("create or replace temp table marks as from recon_store.run_marks")
-    s.conn.execute("delete from recon_store.run_marks")
-    reconcile(s.conn, as_of, RULES, "scratch", write=False)
-    s.conn.execute("insert into recon_store.run_marks from marks")
-    again = {t: s.rows(f"select * exclude (run_id) from recon_out_{t} order by all")
-             for t in TABLES}  # fmt: skip
-    assert again == written
-    return written
 
 
 def test_a_match_nothing_new_reaches_is_carried_and_the_result_is_unchanged():
@@ -45,7 +27,7 @@ def test_a_match_nothing_new_reaches_is_carried_and_the_result_is_unchanged():
     s.line("ch_2", "charge", TUE, 2000, payout="po_2")
     reconcile(s.conn, TUE, RULES, "r")
     assert _carried(s) == {capture}
-    matches = _from_scratch(s, TUE)["matches"]
+    matches = from_scratch(s, TUE, RULES)["matches"]
     assert len([m for m in matches if m[2] == "ledger_processor"]) == 2
 
 
@@ -60,7 +42,7 @@ def test_a_carried_pair_is_still_reported_for_its_amount_and_its_late_settlement
     s.payment("p2", "ch_2", sat, 2000)
     reconcile(s.conn, sat, RULES, "r")
     assert _carried(s) == {differs, late}
-    kinds = {d[3] for d in _from_scratch(s, sat)["discrepancies"]}
+    kinds = {d[3] for d in from_scratch(s, sat, RULES)["discrepancies"]}
     # The pairs' findings are the carried run's as much as the run that matched them.
     assert kinds >= {"amount_mismatch", "timing"}
 
@@ -74,7 +56,7 @@ def test_a_late_line_for_an_old_reference_reopens_its_match():
     late = s.line("ch_1", "charge", MON, 1000, payout="po_1", line_ref="txn_again")
     reconcile(s.conn, TUE, RULES, "r")
     assert _carried(s) == set()
-    written = _from_scratch(s, TUE)
+    written = from_scratch(s, TUE, RULES)
     assert not [m for m in written["matches"] if m[2] == "ledger_processor"]
     (candidates,) = [d[10] for d in written["discrepancies"] if d[3] == "ambiguous"]
     assert late in candidates
@@ -88,7 +70,7 @@ def test_a_new_payment_event_reopens_its_reference_even_without_a_settlement_lin
     s.payment("p1", "ch_1", TUE, 400, kinds=("refunded",))
     reconcile(s.conn, WED, RULES, "r")
     assert _carried(s) == set()
-    _from_scratch(s, WED)
+    from_scratch(s, WED, RULES)
 
 
 def test_an_unmatched_capture_nothing_new_reaches_is_still_reported_and_opens_in_time():
@@ -99,7 +81,7 @@ def test_an_unmatched_capture_nothing_new_reaches_is_still_reported_and_opens_in
     s.line("ch_2", "charge", TUE, 2000, payout="po_2")
     later = MON + timedelta(days=10)
     reconcile(s.conn, later, RULES, "r")
-    statuses = {(d[3], d[4]): d[9] for d in _from_scratch(s, later)["discrepancies"]}
+    statuses = {(d[3], d[4]): d[9] for d in from_scratch(s, later, RULES)["discrepancies"]}
     assert statuses[("missing_in_processor", waiting)] == "open"
 
 
@@ -120,7 +102,7 @@ def test_a_late_failure_unwinds_a_refund_filed_under_another_reference():
     s.add("evt_p1_failed", "payment.failed", sun, failed, "payment")
     reconcile(s.conn, TUE, RULES, "r")
     assert _carried(s) == set()
-    written = _from_scratch(s, TUE)
+    written = from_scratch(s, TUE, RULES)
     assert ("missing_in_ledger", refund_line) in {(d[3], d[4]) for d in written["discrepancies"]}
 
 

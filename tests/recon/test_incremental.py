@@ -14,7 +14,7 @@ from billing_pipeline.recon import load_rules, reconcile
 from billing_pipeline.recon.store import TABLES
 from billing_pipeline.warehouse.event_store import append_decisions
 from billing_pipeline.warehouse.tables import ensure_schema
-from tests.recon.builders import RULES_PATH, Store
+from tests.recon.builders import RULES_PATH, Store, run_output
 
 RULES = load_rules(RULES_PATH)
 MON = date(2026, 10, 5)
@@ -60,9 +60,7 @@ def _apply(store: Store, number: int, action: tuple) -> None:
 
 
 def _outputs(store: Store) -> dict[str, list[tuple]]:
-    return {
-        t: store.rows(f"select * exclude (run_id) from recon_out_{t} order by all") for t in TABLES
-    }
+    return {t: run_output(store, t) for t in TABLES}
 
 
 def _store_decisions(store: Store, as_of: date) -> None:
