@@ -62,15 +62,28 @@ _KEY = (
 
 _COVERS = "from_as_of <= $d and (to_as_of is null or to_as_of >= $d)"
 
-_STEPS = [
-    f"create or replace temp table recon_slice_keys as "
-    f"select distinct {_KEY} as match_key from recon_out_matches",
-    f"""
+
+def _slice_keys(matches: str) -> str:
+    return (
+        "create or replace temp table recon_slice_keys as "
+        f"select distinct {_KEY} as match_key from {matches}"
+    )
+
+
+def _new_facts(matches: str, known: str = "") -> str:
+    """Store the content of `matches` not stored yet (nor in the `known` keys' query)."""
+    skip = f"match_key not in ({known}) and " if known else ""
+    return f"""
     insert into recon_store.match_facts
     select distinct on (match_key) * from (select {_KEY} as match_key, {_CONTENT}
-                                           from recon_out_matches)
-    where match_key not in (select match_key from recon_store.match_facts)
-    """,
+                                           from {matches})
+    where {skip}match_key not in (select match_key from recon_store.match_facts)
+    """
+
+
+_STEPS = [
+    _slice_keys("recon_out_matches"),
+    _new_facts("recon_out_matches"),
     # Spans covering D whose match D does not have: cut D out of them.
     f"""
     create or replace temp table recon_spans_cut as
@@ -125,15 +138,8 @@ _EXTENDS_LATEST = """
 select count(*) = 0 from recon_store.match_spans where to_as_of >= $prev
 """
 _LATEST_STEPS = [
-    f"create or replace temp table recon_slice_keys as "
-    f"select distinct {_KEY} as match_key from recon_made_matches",
-    f"""
-    insert into recon_store.match_facts
-    select distinct on (match_key) * from (select {_KEY} as match_key, {_CONTENT}
-                                           from recon_made_matches)
-    where match_key not in (select match_key from recon_held where not carried)
-      and match_key not in (select match_key from recon_store.match_facts)
-    """,
+    _slice_keys("recon_made_matches"),
+    _new_facts("recon_made_matches", "select match_key from recon_held where not carried"),
     # P's matches the run neither carried nor made again: their spans end at P.
     """
     update recon_store.match_spans set to_as_of = $prev
