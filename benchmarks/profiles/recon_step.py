@@ -1,0 +1,113 @@
+"""Replay the reconciliation asset's work for a warehouse's latest run date, statement by
+statement, as it was when that date's run started, inside a transaction that is rolled back:
+the warehouse is left as it was, so no copy of a 10 GB file is needed.
+
+    python benchmarks/profiles/recon_step.py <billing.duckdb> [TOP]
+
+Rewinds (in the transaction) what the latest date's run wrote: its recon slice and run mark,
+its match spans, its decision events and receipts, and the typed event copies beyond the
+previous run's watermark. Then runs `reconcile` and `append_decisions` with every statement
+timed (the engine's own `begin`/`commit` become no-ops so that all of it can be rolled back)
+and prints the phases and the TOP (default 30) slowest statements. Compare two checkouts by
+running it with each on `PYTHONPATH`, one after the other, on the same warehouse.
+"""
+
+import sys
+import time
+from collections import defaultdict
+from datetime import UTC, datetime
+
+import duckdb
+
+from billing_pipeline import settings
+from billing_pipeline.recon import load_rules, reconcile
+from billing_pipeline.warehouse.event_store import append_decisions
+from billing_pipeline.warehouse.tables import use_utc
+
+_SLICE_TABLES = ("discrepancies", "decisions", "metrics", "resolutions_log", "run_marks")
+
+
+class TimedConnection:
+    """Delegates to a DuckDB connection, timing each `execute`; transactions are the caller's."""
+
+    def __init__(self, conn: duckdb.DuckDBPyConnection) -> None:
+        self._conn = conn
+        self.phase = ""
+        self.timings: list[tuple[float, str, str]] = []
+
+    def execute(self, sql: str, *args, **kwargs):
+        if sql.strip().lower() in ("begin transaction", "commit"):
+            return self._conn.execute("select 1")
+        start = time.perf_counter()
+        result = self._conn.execute(sql, *args, **kwargs)
+        head = " ".join(sql.split())[:100]
+        self.timings.append((time.perf_counter() - start, self.phase, head))
+        return result
+
+    def __getattr__(self, name: str):
+        return getattr(self._conn, name)
+
+
+def rewind(conn: duckdb.DuckDBPyConnection):
+    """Undo the latest run date's recon writes (inside the open transaction)."""
+    last, upto = conn.execute(
+        "select as_of, upto_seq from recon_store.run_marks order by as_of desc limit 1"
+    ).fetchone()
+    previous = conn.execute(
+        "select as_of, upto_seq from recon_store.run_marks where as_of < ? "
+        "order by as_of desc limit 1",
+        [last],
+    ).fetchone()
+    for table in (*_SLICE_TABLES, "match_slices"):
+        conn.execute(f"delete from recon_store.{table} where as_of = ?", [last])
+    conn.execute("delete from recon_store.match_spans where from_as_of = ?", [last])
+    if previous:
+        # The first write of a new latest date closed the spans it did not hold at the
+        # previous date; before it they were open.
+        conn.execute(
+            "update recon_store.match_spans set to_as_of = null where to_as_of = ?", [previous[0]]
+        )
+    conn.execute(
+        "delete from store.event_receipts where partition_date = ? and source = 'recon'", [last]
+    )
+    conn.execute("delete from store.events where seq > ?", [upto])
+    copied_upto = previous[1] if previous else 0
+    tables = conn.execute(
+        "select table_name from duckdb_tables() "
+        "where schema_name = 'recon_cache' and table_name != 'watermark'"
+    ).fetchall()
+    for (table,) in tables:
+        conn.execute(f"delete from recon_cache.{table} where seq > ?", [copied_upto])
+    conn.execute(
+        "update recon_cache.watermark set seq = $s, "
+        "chain_hash = (select chain_hash from store.events where seq = $s), "
+        "events = (select count(*) from store.events where seq <= $s)",
+        {"s": copied_upto},
+    )
+    return last
+
+
+def main(warehouse: str, top: int) -> None:
+    conn = duckdb.connect(warehouse)
+    use_utc(conn)
+    conn.execute("begin transaction")
+    try:
+        as_of = rewind(conn)
+        timed = TimedConnection(conn)
+        rules = load_rules(settings.recon_rules_path())
+        timed.phase = "reconcile"
+        reconcile(timed, as_of, rules, "replay", settings.resolutions_dir())
+        timed.phase = "append_decisions"
+        report = append_decisions(timed, as_of, "replay", datetime.now(UTC))
+    finally:
+        conn.execute("rollback")
+    phases = defaultdict(float)
+    for seconds, phase, _ in timed.timings:
+        phases[phase] += seconds
+    print(as_of, {phase: round(seconds, 1) for phase, seconds in phases.items()}, report)
+    for seconds, phase, head in sorted(timed.timings, reverse=True)[:top]:
+        print(f"{seconds:6.2f} {phase:16} {head}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 30)
