@@ -4,10 +4,12 @@ python benchmarks/profiles/ledger_day3.py setup <warehouse.duckdb> <base.duckdb>
     Copies a warehouse whose store holds all days and builds its ledger in full up to
     `cut_seq` (the last seq of the day before), hiding the later events and rates files
     (partition_date > `day`) meanwhile: the state the day-3 run starts from.
-python benchmarks/profiles/ledger_day3.py run <base.duckdb> <copy.duckdb> <cut_seq>
+python benchmarks/profiles/ledger_day3.py run <base.duckdb> <copy.duckdb> <cut_seq> [TOP]
     Copies the base and runs the ledger step (rebuild_ledger + journal_rebuilds_identically)
     on it, printing CPU (time.process_time: the machine is shared) and wall per phase. The
     ledger's key copies, if any, are first brought to `cut_seq`, as day 2's run left them.
+    With TOP, every statement is timed too (`timed_connection`) and the TOP slowest are
+    printed with the innermost phase that ran them.
 """
 
 import json
@@ -19,6 +21,7 @@ from datetime import UTC, datetime
 
 import duckdb
 
+from benchmarks.profiles.timed_connection import TimedConnection
 from billing_pipeline.domain.rounding import RoundingRule
 from billing_pipeline.warehouse import ledger, ledger_delta, ledger_keys
 from billing_pipeline.warehouse.tables import use_utc
@@ -53,21 +56,24 @@ def _keys_at(conn: duckdb.DuckDBPyConnection, cut: int) -> None:
     )
 
 
-def run(base: str, copy: str, cut: int) -> dict:
+def run(base: str, copy: str, cut: int, top: int = 0) -> dict:
     shutil.copy(base, copy)
     conn = duckdb.connect(copy)
     use_utc(conn)
     _keys_at(conn, cut)
     phases = defaultdict(lambda: [0.0, 0.0])
+    statements = TimedConnection(conn)
 
     def timed(module, name):
         function = getattr(module, name)
 
         def wrapper(*args, **kwargs):
             cpu, wall = time.process_time(), time.perf_counter()
+            outer, statements.phase = statements.phase, name
             try:
                 return function(*args, **kwargs)
             finally:
+                statements.phase = outer
                 phases[name][0] += time.process_time() - cpu
                 phases[name][1] += time.perf_counter() - wall
 
@@ -79,8 +85,9 @@ def run(base: str, copy: str, cut: int) -> dict:
         timed(ledger_delta, name)
     timed(ledger_keys, "refresh")  # part of scope_new_events and scope_sample
     cpu, wall = time.process_time(), time.perf_counter()
-    report = ledger.rebuild_ledger(conn, "USD", RULE, "bench", datetime.now(UTC))
-    ok = ledger.journal_rebuilds_identically(conn, "USD", RULE)
+    step = statements if top else conn
+    report = ledger.rebuild_ledger(step, "USD", RULE, "bench", datetime.now(UTC))
+    ok = ledger.journal_rebuilds_identically(step, "USD", RULE)
     result = {
         "mode": report.mode,
         "check": ok,
@@ -89,6 +96,8 @@ def run(base: str, copy: str, cut: int) -> dict:
         "phases (cpu, wall)": {k: [round(v[0], 2), round(v[1], 2)] for k, v in phases.items()},
     }
     conn.close()
+    if top:
+        print(statements.report(top))
     return result
 
 
@@ -96,4 +105,5 @@ if __name__ == "__main__":
     if sys.argv[1] == "setup":
         setup(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])
     else:
-        print(json.dumps(run(sys.argv[2], sys.argv[3], int(sys.argv[4])), indent=1))
+        top = int(sys.argv[5]) if len(sys.argv) > 5 else 0
+        print(json.dumps(run(sys.argv[2], sys.argv[3], int(sys.argv[4]), top), indent=1))

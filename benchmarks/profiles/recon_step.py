@@ -13,39 +13,17 @@ running it with each on `PYTHONPATH`, one after the other, on the same warehouse
 """
 
 import sys
-import time
-from collections import defaultdict
 from datetime import UTC, datetime
 
 import duckdb
 
+from benchmarks.profiles.timed_connection import TimedConnection
 from billing_pipeline import settings
 from billing_pipeline.recon import load_rules, reconcile
 from billing_pipeline.warehouse.event_store import append_decisions
 from billing_pipeline.warehouse.tables import use_utc
 
 _SLICE_TABLES = ("discrepancies", "decisions", "metrics", "resolutions_log", "run_marks")
-
-
-class TimedConnection:
-    """Delegates to a DuckDB connection, timing each `execute`; transactions are the caller's."""
-
-    def __init__(self, conn: duckdb.DuckDBPyConnection) -> None:
-        self._conn = conn
-        self.phase = ""
-        self.timings: list[tuple[float, str, str]] = []
-
-    def execute(self, sql: str, *args, **kwargs):
-        if sql.strip().lower() in ("begin transaction", "commit"):
-            return self._conn.execute("select 1")
-        start = time.perf_counter()
-        result = self._conn.execute(sql, *args, **kwargs)
-        head = " ".join(sql.split())[:100]
-        self.timings.append((time.perf_counter() - start, self.phase, head))
-        return result
-
-    def __getattr__(self, name: str):
-        return getattr(self._conn, name)
 
 
 def rewind(conn: duckdb.DuckDBPyConnection):
@@ -93,7 +71,7 @@ def main(warehouse: str, top: int) -> None:
     conn.execute("begin transaction")
     try:
         as_of = rewind(conn)
-        timed = TimedConnection(conn)
+        timed = TimedConnection(conn, own_transactions=False)
         rules = load_rules(settings.recon_rules_path())
         timed.phase = "reconcile"
         reconcile(timed, as_of, rules, "replay", settings.resolutions_dir())
@@ -101,12 +79,8 @@ def main(warehouse: str, top: int) -> None:
         report = append_decisions(timed, as_of, "replay", datetime.now(UTC))
     finally:
         conn.execute("rollback")
-    phases = defaultdict(float)
-    for seconds, phase, _ in timed.timings:
-        phases[phase] += seconds
-    print(as_of, {phase: round(seconds, 1) for phase, seconds in phases.items()}, report)
-    for seconds, phase, head in sorted(timed.timings, reverse=True)[:top]:
-        print(f"{seconds:6.2f} {phase:16} {head}")
+    print(as_of, report)
+    print(timed.report(top))
 
 
 if __name__ == "__main__":
