@@ -262,6 +262,7 @@ def _stage(
     rows_read = staged = quarantined = 0
     notes: list[str] = []
     file_format = None
+    pending = _StagedRows(conn, source, file_id, partition_date)
     for parsed in parts:
         bad: list[tuple[int | None, str, str, str]] = [
             (r.line_no, "parse", r.reason, r.raw_record) for r in parsed.rejected
@@ -277,13 +278,14 @@ def _stage(
             if frame not in SOURCE_FRAMES[source]:
                 raise ValueError(f"a {source} parser returned unexpected frame {frame!r}")
             if valid.height:
-                _insert_staged(conn, source, frame, valid, file_id, partition_date)
+                pending.add(frame, valid)
                 staged += valid.height
         _quarantine(conn, file_id, source, partition_date, rel, bad, run_id, now)
         rows_read += parsed.rows_read
         quarantined += len(bad)
         notes.extend(note for note in parsed.notes if note not in notes)
         file_format = getattr(parsed, "file_format", None) or file_format
+    pending.flush()
     outcome = FileOutcome(
         rel,
         "landed",
@@ -311,6 +313,40 @@ def _refuse_outside(conn, inbox, path, source, partition_date, run_id, now) -> F
     )  # fmt: skip
     _register(conn, registration, outcome, duplicate_of=None, file_format=None)
     return outcome
+
+
+# A part is staged once this many of its rows are valid, or at the end of the file. DuckDB
+# writes a table in row groups of 122,880 rows: appends of a few parts of 100k rows cost it
+# twice what one of four row groups or more does (1M event-log rows: 5.1 s against 2.3 s).
+STAGE_ROWS = 4 * 122_880
+
+
+class _StagedRows:
+    """A file's valid rows on their way to `raw.*`, per frame, inserted `STAGE_ROWS` or more at
+    a time. Rows not yet inserted when the parser fails are dropped with the file's others."""
+
+    def __init__(self, conn, source: str, file_id: str, partition_date: date) -> None:
+        self._conn, self._source = conn, source
+        self._file_id, self._partition_date = file_id, partition_date
+        self._frames: dict[str, list[pl.DataFrame]] = {}
+
+    def add(self, frame: str, valid: pl.DataFrame) -> None:
+        waiting = self._frames.setdefault(frame, [])
+        waiting.append(valid)
+        if sum(part.height for part in waiting) >= STAGE_ROWS:
+            self._insert(frame)
+
+    def flush(self) -> None:
+        for frame in list(self._frames):
+            self._insert(frame)
+
+    def _insert(self, frame: str) -> None:
+        parts = self._frames.pop(frame, [])
+        if parts:
+            valid = parts[0] if len(parts) == 1 else pl.concat(parts, how="vertical_relaxed")
+            _insert_staged(
+                self._conn, self._source, frame, valid, self._file_id, self._partition_date
+            )
 
 
 def _insert_staged(conn, source, frame, valid: pl.DataFrame, file_id, partition_date) -> None:

@@ -167,3 +167,62 @@ def test_a_link_out_of_the_inbox_is_refused_and_recorded(conn, tmp_path):
         ("bank/2026-10-05/statement.csv",)
     ]
     assert nothing_lost_violations(conn, "bank", DAY) == []
+
+
+def _log(count: int, bad_every: int) -> str:
+    lines = [
+        "{not json" if bad_every and i % bad_every == 0 else _event(f"evt_{i}", amount=i)
+        for i in range(1, count + 1)
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _staged_events(conn) -> list[tuple]:
+    return conn.execute(
+        "select source_line, event_id, amount_minor from raw.billing_events order by rowid"
+    ).fetchall()
+
+
+def test_a_log_read_in_many_parts_stages_every_good_line_once_in_file_order(
+    conn, tmp_path, monkeypatch
+):
+    from billing_pipeline.formats import events_jsonl
+    from billing_pipeline.warehouse import landing
+
+    _deliver(tmp_path, "events", "e.jsonl", _log(23, bad_every=5))
+    whole = duckdb.connect()
+    land_partition(whole, tmp_path, "events", DAY, "run1", NOW)
+    # Parts of 2 lines, staged 3 or more rows at a time: inserts fall between parts.
+    monkeypatch.setattr(events_jsonl, "_CHUNK_ROWS", 2)
+    monkeypatch.setattr(landing, "STAGE_ROWS", 3)
+
+    report = land_partition(conn, tmp_path, "events", DAY, "run1", NOW)
+
+    assert (report.rows_read, report.rows_staged, report.rows_quarantined) == (23, 19, 4)
+    assert _staged_events(conn) == _staged_events(whole)
+    assert [line for line, _, _ in _staged_events(conn)] == [i for i in range(1, 24) if i % 5 != 0]
+    assert nothing_lost_violations(conn, "events", DAY) == []
+
+
+def test_a_log_whose_parser_fails_half_way_stages_nothing_of_it(conn, tmp_path, monkeypatch):
+    from billing_pipeline.formats import events_jsonl
+    from billing_pipeline.warehouse import landing
+
+    _deliver(tmp_path, "events", "e.jsonl", _log(12, bad_every=0))
+    monkeypatch.setattr(events_jsonl, "_CHUNK_ROWS", 2)
+    monkeypatch.setattr(landing, "STAGE_ROWS", 3)
+
+    def fails_after_four_parts(path):
+        for number, part in enumerate(events_jsonl.parse_path(path)):
+            if number == 4:
+                raise RuntimeError("disk went away")
+            yield part
+
+    monkeypatch.setitem(landing.STREAMED_SOURCES, "events", fails_after_four_parts)
+
+    report = land_partition(conn, tmp_path, "events", DAY, "run1", NOW)
+
+    assert [f.status for f in report.files] == ["unreadable"]
+    assert _staged_events(conn) == []
+    (reason,) = conn.execute("select reason from ingest.quarantine").fetchone()
+    assert reason == "parser failed: RuntimeError: disk went away"
