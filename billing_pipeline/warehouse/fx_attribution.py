@@ -42,8 +42,10 @@ payments as (
     from events where event_type = 'payment.captured' group by all
 ),
 event_payment as (
+    -- The events whose lines weigh on an item: payment moves and settlement lines.
     select idempotency_key as event_id, payment_id
-    from events where event_type like 'payment.%'
+    from events where event_type in ('payment.captured', 'payment.refunded',
+                                     'payment.dispute_opened', 'payment.dispute_won')
     union all
     select e.idempotency_key, p.payment_id
     from events e join payments p
@@ -72,11 +74,13 @@ item_results as (
     having step is not null and sum(result) != 0
 ),
 weights as (
+    -- Only items with a result are shared out: most items close at no FX result at all.
     select l.fx_item, ep.payment_id,
            sum(case when l.fx_item like 'invoice:%' then l.credit_minor else l.debit_minor end)
                as weight
     from lines l left join event_payment ep using (event_id)
     where l.fact_type not like 'fx.%'
+      and l.fx_item in (select fx_item from item_results)
       and (l.fx_item like 'invoice:%' or l.fx_item like 'charge:%'
            or (l.fx_item like 'payout:%' and l.account like 'assets:processor_clearing:%'))
     group by all
@@ -133,12 +137,17 @@ def payment_attribution(
     journal lines with `fx_item`; without them, the journal `conn` holds is read in place (a
     long history does not fit in memory as a frame: ~10 GiB at 1M payments a day); `conn`
     holds `store.events` (its key copies are brought up to date first)."""
-    ledger_keys.refresh(conn)
-    sql = _SQL.replace("__KEYS__", ledger_keys.KEYS)
     if lines is None:
-        return query_frame(conn, sql.replace("__LINES__", JOURNAL))
+        return query_frame(conn, attribution_sql(conn))
     conn.register("fx_attribution_lines", lines.to_arrow())
     try:
-        return query_frame(conn, sql.replace("__LINES__", "fx_attribution_lines"))
+        return query_frame(conn, attribution_sql(conn, "fx_attribution_lines"))
     finally:
         conn.unregister("fx_attribution_lines")
+
+
+def attribution_sql(conn: duckdb.DuckDBPyConnection, lines: str = JOURNAL) -> str:
+    """The query behind `payment_attribution` over the journal lines in relation `lines`, for
+    a caller that writes the rows where they are (the dbt model: no trip through Python)."""
+    ledger_keys.refresh(conn)
+    return _SQL.replace("__KEYS__", ledger_keys.KEYS).replace("__LINES__", lines)
