@@ -20,7 +20,8 @@ import duckdb
 import polars as pl
 
 from billing_pipeline.domain import invoices
-from billing_pipeline.receivables import versions
+from billing_pipeline.receivables import version_frames, versions
+from billing_pipeline.receivables.version_frames import split_in_fold_order, versions_in_fold_order
 from billing_pipeline.receivables.versions import (
     VERSION_COLUMNS,
     KnownEvent,
@@ -31,7 +32,7 @@ from billing_pipeline.warehouse.tables import query_frame
 
 # The fold is the domain's: its source is the version of what the table holds.
 FOLD_VERSION = hashlib.sha256(
-    (inspect.getsource(invoices) + inspect.getsource(versions)).encode()
+    "".join(inspect.getsource(module) for module in (invoices, versions, version_frames)).encode()
 ).hexdigest()[:16]
 EVERYTHING = -1
 
@@ -81,13 +82,7 @@ def refold_after(conn: duckdb.DuckDBPyConnection, existing: str | None) -> int:
 def versions_frame(conn: duckdb.DuckDBPyConnection, since: int) -> pl.DataFrame:
     """Every version of each invoice whose history names an event stored after `since`."""
     [(newest,)] = conn.execute(_NEWEST).fetchall()
-    rows = query_frame(conn, _HISTORY, {"since": since}).iter_rows(named=True)
-    known = [
-        KnownEvent(event_from_history(row), versions.known_on(row["business_date"],
-                                                              row["recorded_on"]))
-        for row in rows
-    ]  # fmt: skip
-    frame = pl.DataFrame([v.as_row() for v in all_versions(known)], schema=SCHEMA, orient="row")
+    frame = versions_of_history(query_frame(conn, _HISTORY, {"since": since}))
     # A version holds until the invoice's next one (exclusive); the last one for ever (null).
     return frame.with_columns(
         valid_to=pl.col("known_from").shift(-1).over("invoice_id", order_by="known_from"),
@@ -95,3 +90,23 @@ def versions_frame(conn: duckdb.DuckDBPyConnection, since: int) -> pl.DataFrame:
         built_through_seq=pl.lit(newest, dtype=pl.Int64),
         fold_version=pl.lit(FOLD_VERSION),
     )
+
+
+def versions_of_history(history: pl.DataFrame) -> pl.DataFrame:
+    """`SCHEMA` rows, by invoice and date, of the invoices in `history` (invoice_history rows
+    with the `business_date` and `recorded_on` of their events): set-based for those whose
+    events became known in fold order (`version_frames`), by refolding for the others."""
+    regular, others = split_in_fold_order(history)
+    return pl.concat(
+        [versions_in_fold_order(regular).cast(SCHEMA), refolded_versions(others)]
+    ).sort("invoice_id", "known_from")
+
+
+def refolded_versions(history: pl.DataFrame) -> pl.DataFrame:
+    """`SCHEMA` rows of the invoices in `history`, each version a fold (`versions.versions_of`)."""
+    known = [
+        KnownEvent(event_from_history(row), versions.known_on(row["business_date"],
+                                                              row["recorded_on"]))
+        for row in history.iter_rows(named=True)
+    ]  # fmt: skip
+    return pl.DataFrame([v.as_row() for v in all_versions(known)], schema=SCHEMA, orient="row")
