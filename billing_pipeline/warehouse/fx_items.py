@@ -25,8 +25,8 @@ import polars as pl
 
 from billing_pipeline.domain import accounts
 
-# `payload` of a settlement line, payout or payout decision -> its payout item.
-PAYOUT_ITEM_SQL = "('payout:' || (payload->>'processor') || ':' || (payload->>'payout_ref'))"
+# A settlement line, payout or payout decision (typed columns, `ledger_keys`) -> its item.
+PAYOUT_ITEM_SQL = "('payout:' || processor || ':' || payout_ref)"
 
 # CTEs over `events` and `settlement` (journal._FACT_SQL) ending in
 # payment_items(idempotency_key, clearing_item).
@@ -36,14 +36,13 @@ converted as (
     where line_type not in ('fee', 'adjustment') and original_currency != currency
 ),
 payment_moves as (
-    select idempotency_key, payload->>'processor' as processor,
-           payload->>'processor_ref' as processor_ref,
+    select idempotency_key, processor, processor_ref,
            case event_type when 'payment.captured' then 'charge'
                            when 'payment.refunded' then 'refund'
                            when 'payment.dispute_opened' then 'chargeback'
                            else 'chargeback_reversal' end as line_type,
            row_number() over (
-               partition by payload->>'processor', payload->>'processor_ref', event_type
+               partition by processor, processor_ref, event_type
                order by occurred_at, idempotency_key) as nth
     from events
     where event_type in ('payment.captured', 'payment.refunded', 'payment.dispute_opened',

@@ -18,7 +18,7 @@ from billing_pipeline.domain import accounts
 from billing_pipeline.domain.fx import RateBook, RateError, RateQuote
 from billing_pipeline.domain.posting import post_frame
 from billing_pipeline.domain.rounding import RoundingRule
-from billing_pipeline.warehouse import fx_postings
+from billing_pipeline.warehouse import fx_postings, ledger_keys
 from billing_pipeline.warehouse.fx_convert import convert_columns
 from billing_pipeline.warehouse.fx_items import CLEARING_ITEMS_SQL as _CLEARING_ITEMS
 from billing_pipeline.warehouse.fx_items import PAYOUT_ITEM_SQL as _PAYOUT_ITEM
@@ -30,15 +30,12 @@ from billing_pipeline.warehouse.tables import query_frame
 # codes, ISO 20022 sub-family CHRG): such debits are bank fees, not unexplained money.
 BANK_FEE_CODES = ("CHG", "NCHG", "FCHG", "NCOM", "FCOM", "698", "699", "CHRG")
 
+# Reads typed columns of the events (`ledger_keys`: the payload fields, parsed once per event).
 _FACT_SQL = f"""
 with events as (select * from __EVENTS__),
 settlement as (
-    select idempotency_key, business_date, payload->>'processor' as processor,
-           payload->>'processor_ref' as processor_ref, payload->>'line_type' as line_type,
-           payload->>'payout_ref' as payout_ref, payload->>'currency' as currency,
-           payload->>'original_currency' as original_currency,
-           try_cast(payload->>'gross_minor' as bigint) as gross_minor,
-           try_cast(payload->>'original_minor' as bigint) as original_minor,
+    select idempotency_key, business_date, processor, processor_ref, line_type, payout_ref,
+           currency, original_currency, gross_minor, original_minor,
            row_number() over (
                partition by processor, processor_ref, line_type
                order by occurred_at, idempotency_key) as nth
@@ -46,22 +43,16 @@ settlement as (
 ),
 {_CLEARING_ITEMS}
 select idempotency_key as event_id, event_type as fact_type, business_date as effective_date,
-       payload->>'currency' as currency,
-       try_cast(payload->>'amount_minor' as bigint) as amount_minor,
-       payload->>'invoice_id' as invoice_id,
-       payload->>'processor' as processor, '' as suffix, i.clearing_item
+       currency, amount_minor, invoice_id, processor, '' as suffix, i.clearing_item
 from events left join payment_items i using (idempotency_key)
 where event_type in ('payment.captured', 'payment.refunded', 'payment.dispute_opened',
                      'payment.dispute_won', 'invoice.sent', 'invoice.voided',
                      'invoice.written_off', 'invoice.credit_note_issued')
 union all by name
 select idempotency_key as event_id, 'settlement.fee' as fact_type,
-       business_date as effective_date, payload->>'currency' as currency,
-       case when payload->>'line_type' = 'fee'
-            then -try_cast(payload->>'net_minor' as bigint)
-            else try_cast(payload->>'fee_minor' as bigint) end as fee_minor,
-       payload->>'processor' as processor, '#fee' as suffix,
-       {_PAYOUT_ITEM} as clearing_item
+       business_date as effective_date, currency,
+       case when line_type = 'fee' then -net_minor else fee_minor end as fee_minor,
+       processor, '#fee' as suffix, {_PAYOUT_ITEM} as clearing_item
 from events
 where event_type like 'settlement.%' and event_type != 'settlement.adjustment'
 union all by name
@@ -75,37 +66,29 @@ from settlement
 where line_type not in ('fee', 'adjustment') and original_currency != currency
 union all by name
 select idempotency_key as event_id, 'settlement.adjustment' as fact_type,
-       business_date as effective_date, payload->>'currency' as currency,
-       try_cast(payload->>'net_minor' as bigint) as amount_minor,
-       payload->>'processor' as processor, '' as suffix, {_PAYOUT_ITEM} as clearing_item
+       business_date as effective_date, currency, net_minor as amount_minor,
+       processor, '' as suffix, {_PAYOUT_ITEM} as clearing_item
 from events where event_type = 'settlement.adjustment'
 union all by name
 select idempotency_key as event_id, 'payout.sent' as fact_type,
-       business_date as effective_date, payload->>'currency' as currency,
-       try_cast(payload->>'amount_minor' as bigint) as amount_minor,
-       payload->>'processor' as processor, '' as suffix,
+       business_date as effective_date, currency, amount_minor, processor, '' as suffix,
        {_PAYOUT_ITEM} as clearing_item, {_PAYOUT_ITEM} as transit_item
 from events where event_type = 'payout.sent'
 union all by name
 select idempotency_key as event_id,
        case when event_type = 'bank.credit' then 'bank.unexplained_credit'
-            when upper(coalesce(payload->>'tx_code', '')) in {BANK_FEE_CODES}
-              or upper(coalesce(payload->>'tx_code', '')) like '%/CHRG%' then 'bank.fee'
+            when upper(coalesce(tx_code, '')) in {BANK_FEE_CODES}
+              or upper(coalesce(tx_code, '')) like '%/CHRG%' then 'bank.fee'
             else 'bank.unexplained_debit' end as fact_type,
-       business_date as effective_date, payload->>'currency' as currency,
-       abs(try_cast(payload->>'amount_minor' as bigint)) as amount_minor,
-       payload->>'account_id' as bank_account, '' as suffix,
-       idempotency_key as suspense_item
+       business_date as effective_date, currency, abs(amount_minor) as amount_minor,
+       account_id as bank_account, '' as suffix, idempotency_key as suspense_item
 from events where event_type in ('bank.credit', 'bank.debit')
 union all by name
 select idempotency_key as event_id, event_type as fact_type,
-       business_date as effective_date, payload->>'currency' as currency,
-       try_cast(payload->>'amount_minor' as bigint) as amount_minor,
-       payload->>'processor' as processor, payload->>'account_id' as bank_account,
-       payload->>'holding_account' as holding_account, '' as suffix,
-       payload->>'invoice_id' as invoice_id,
+       business_date as effective_date, currency, amount_minor, processor,
+       account_id as bank_account, holding_account, '' as suffix, invoice_id,
        case when event_type = 'recon.payout_matched' then {_PAYOUT_ITEM} end as transit_item,
-       payload->>'bank_line_key' as suspense_item
+       bank_line_key as suspense_item
 from events
 where event_type in ('recon.payout_matched', 'recon.cash_applied', 'recon.write_off')
 """
@@ -130,15 +113,19 @@ left join (select file_id, min(path) as path from ingest.file_registry
 
 
 def build_facts(
-    conn: duckdb.DuckDBPyConnection, folded: Folded, events: str = "store.events"
+    conn: duckdb.DuckDBPyConnection, folded: Folded, events: str | None = None
 ) -> pl.DataFrame:
     """One row per fact to post: accepted lifecycle events and every other source fact.
 
     Settlement conversions are facts here; FX gain/loss entries need the converted lines,
     so `post_and_convert` derives them (`fx_postings`). Each fact carries the keys of the
     open items its lines touch (`fx_items`). `events` is the relation facts are read from
-    (an incremental run passes the events it re-posts plus those their items depend on).
+    (an incremental run passes the events it re-posts plus those their items depend on), in
+    the typed columns of `ledger_keys`; without it, every stored event's.
     """
+    if events is None:
+        ledger_keys.refresh(conn)
+        events = ledger_keys.KEYS
     facts = query_frame(conn, _FACT_SQL.replace("__EVENTS__", events))
     effects = pl.DataFrame(
         [(k, -r, c) for k, (r, c) in folded.invoice_effects.items()],

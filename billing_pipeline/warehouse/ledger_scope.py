@@ -12,7 +12,7 @@ can change (a new settlement line or payment move on the same processor referenc
 n-th-to-n-th match in `fx_items`), and facts held back by a posting problem (a rates file
 may have arrived since). `ledger_fact_scope` is what `journal._FACT_SQL` reads for them:
 those of their events it reads (`journal.FACT_EVENTS_SQL`) plus the settlement lines and
-payment moves their items are matched against.
+payment moves their items are matched against, as typed copies (`ledger_keys`), no payload.
 """
 
 from __future__ import annotations
@@ -247,9 +247,9 @@ def _dirty(conn: duckdb.DuckDBPyConnection) -> None:
             where (e.event_type in {PAYMENT_MOVES} or e.event_type like 'settlement.%')
               and e.seq not in (select seq from ledger_dirty_events)
         )
-        select * from store.events
+        select * from {KEYS}
         where seq in (select seq from ledger_dirty_events) and {FACT_EVENTS_SQL}
         union all
-        select * from store.events where seq in (select seq from matched)
+        select * from {KEYS} where seq in (select seq from matched)
         """
     )

@@ -19,7 +19,7 @@ from billing_pipeline.recon import load_rules, reconcile
 from billing_pipeline.sample import generate_world
 from billing_pipeline.warehouse import ledger as ledger_module
 from billing_pipeline.warehouse import ledger_delta as ledger_delta_module
-from billing_pipeline.warehouse import ledger_writes
+from billing_pipeline.warehouse import ledger_keys, ledger_writes
 from billing_pipeline.warehouse.event_store import append_decisions, append_partition
 from billing_pipeline.warehouse.journal import FACT_EVENTS_SQL, build_facts, post_entries
 from billing_pipeline.warehouse.landing import SOURCES, land_partition
@@ -343,7 +343,8 @@ def test_facts_need_no_events_but_those_fact_events_sql_names(fx_world_copy):
     """An incremental run copies only `FACT_EVENTS_SQL`'s events of those it re-posts."""
     conn = fx_world_copy
     folded = fold_all(conn)
-    named = f"(select * from store.events where {FACT_EVENTS_SQL})"
+    ledger_keys.refresh(conn)
+    named = f"(select * from {KEYS} where {FACT_EVENTS_SQL})"
     every, only_named = build_facts(conn, folded), build_facts(conn, folded, events=named)
     others = f"select count(*) from store.events where not {FACT_EVENTS_SQL}"
     assert every.height and conn.execute(others).fetchone()[0]

@@ -14,12 +14,18 @@ import duckdb
 from billing_pipeline.warehouse import ledger_keys
 from billing_pipeline.warehouse.event_store import ensure_store
 
-# What `ledger_scope` used to read from every payload, every run.
+# What `ledger_scope` used to read from every payload, every run, then what the journal's
+# facts read (`journal._FACT_SQL`) and the event's lineage.
 FROM_PAYLOADS = """
 select seq, idempotency_key, event_type, occurred_at,
        coalesce(payload->>'payment_id', chr(0)), payload->>'invoice_id',
        payload->>'customer_id', payload->>'processor', payload->>'processor_ref',
-       try_cast(payload->>'amount_minor' as bigint), payload->>'currency'
+       try_cast(payload->>'amount_minor' as bigint), payload->>'currency',
+       payload->>'line_type', payload->>'payout_ref', payload->>'original_currency',
+       try_cast(payload->>'gross_minor' as bigint), try_cast(payload->>'original_minor' as bigint),
+       try_cast(payload->>'net_minor' as bigint), try_cast(payload->>'fee_minor' as bigint),
+       payload->>'account_id', payload->>'tx_code', payload->>'holding_account',
+       payload->>'bank_line_key', business_date, partition_date, source_line, file_id
 from store.events
 """
 COPIES = "select * from ledger_cache.event_keys"
@@ -32,6 +38,12 @@ PAYLOADS = [
     ("invoice.sent", {"invoice_id": "in_1", "customer_id": None}),
     ("recon.cash_applied", {"invoice_id": "in_2", "bank_line_key": "b_1"}),
     ("settlement.charge", {"processor": "stripe", "processor_ref": "ch_1", "extra": [1, 2]}),
+    ("settlement.charge", {"processor": "adyen", "line_type": "charge", "payout_ref": "po_1",
+                           "original_currency": "GBP", "gross_minor": "1000", "net_minor": 970,
+                           "original_minor": "x1", "fee_minor": -30, "currency": "EUR"}),
+    ("bank.debit", {"account_id": "DE89", "tx_code": "NCHG", "amount_minor": -150}),
+    ("recon.cash_applied", {"holding_account": None, "bank_line_key": "bank:1:ref:2:1",
+                            "applied_minor": 5}),
     ("payment.refunded", {"amount_minor": "12.5", "currency": None}),
     ("payment.authorized", {"amount_minor": 7, "currency": "JPY"}),
 ]  # fmt: skip
@@ -91,8 +103,8 @@ def test_key_copies_of_a_run_stopped_half_way_are_not_kept():
     ledger_keys.refresh(conn)
     # Rows past the watermark, as an interrupted copy outside a transaction would leave.
     conn.execute(
-        "insert into ledger_cache.event_keys values (99, 'stray', 'payment.captured', "
-        "now(), 'p', null, null, null, null, null, null)"
+        "insert into ledger_cache.event_keys (seq, idempotency_key, event_type, occurred_at, "
+        "payment_key) values (99, 'stray', 'payment.captured', now(), 'p')"
     )
     _append(conn, PAYLOADS[2:])
     ledger_keys.refresh(conn)
