@@ -1,13 +1,14 @@
 """Time the event-store append of one staged day onto the store as it stood before it, in place.
 
-python benchmarks/profiles/store_append.py WAREHOUSE DAY [REPEATS]
+python benchmarks/profiles/store_append.py WAREHOUSE DAY [REPEATS [TOP]]
 
 Inside a transaction that is rolled back, the day's events (and receipts) are deleted from a
 landed warehouse and the day is appended again, so every candidate is new, as in the run that
 first stored it; nothing is copied and nothing changes. Prints wall seconds, the events
 appended and the chain's last hash (equal across code versions when they chain alike). To
 compare two versions, run this alternately with each checkout on `PYTHONPATH` (how session 9
-measured the candidates' sort and the chain links: benchmarks/RESULTS.md).
+measured the candidates' sort and the chain links: benchmarks/RESULTS.md). With TOP, the
+TOP slowest statements of the last repeat are printed too (`timed_connection`).
 """
 
 import sys
@@ -16,13 +17,16 @@ from datetime import UTC, date, datetime
 
 import duckdb
 
+from benchmarks.profiles.timed_connection import TimedConnection
 from billing_pipeline.warehouse import event_store
 from billing_pipeline.warehouse.tables import use_utc
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)  # fixed: the day's rows do not depend on the clock
 
 
-def append_again(conn: duckdb.DuckDBPyConnection, day: date) -> tuple[float, int, str]:
+def append_again(
+    conn: duckdb.DuckDBPyConnection, day: date, timed: TimedConnection | None = None
+) -> tuple[float, int, str]:
     (cut,) = conn.execute(
         "select min(seq) - 1 from store.events where partition_date = ? and source != 'recon'",
         [day],
@@ -33,7 +37,13 @@ def append_again(conn: duckdb.DuckDBPyConnection, day: date) -> tuple[float, int
         conn.execute("delete from store.event_receipts where partition_date >= ?", [day])
         started = time.perf_counter()
         report = event_store._append(
-            conn, event_store._CANDIDATES, {"tz": "UTC", "day": day}, day, "staged", "bench", NOW
+            timed or conn,
+            event_store._CANDIDATES,
+            {"tz": "UTC", "day": day},
+            day,
+            "staged",
+            "bench",
+            NOW,
         )
         seconds = time.perf_counter() - started
         (last,) = conn.execute(
@@ -47,6 +57,12 @@ def append_again(conn: duckdb.DuckDBPyConnection, day: date) -> tuple[float, int
 if __name__ == "__main__":
     connection = duckdb.connect(sys.argv[1])
     use_utc(connection)
+    top = int(sys.argv[4]) if len(sys.argv) > 4 else 0
     for _ in range(int(sys.argv[3]) if len(sys.argv) > 3 else 1):
-        wall, appended, chain_end = append_again(connection, date.fromisoformat(sys.argv[2]))
+        statements = TimedConnection(connection) if top else None
+        wall, appended, chain_end = append_again(
+            connection, date.fromisoformat(sys.argv[2]), statements
+        )
         print(f"append {wall:.2f} s, {appended} events, chain ends {chain_end}")
+    if statements:
+        print(statements.report(top))

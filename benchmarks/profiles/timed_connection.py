@@ -67,11 +67,18 @@ class TimedConnection:
         return getattr(self._conn, name)
 
     def report(self, top: int) -> str:
-        """Seconds per phase, then the `top` slowest statements."""
+        """Seconds per phase, the `top` statements by total time over their runs (a chunked
+        step runs each many times), then the `top` slowest single runs."""
         phases: dict[str, float] = defaultdict(float)
-        for seconds, phase, _ in self.timings:
+        totals: dict[tuple[str, str], list[float]] = defaultdict(list)
+        for seconds, phase, head in self.timings:
             phases[phase] += seconds
+            totals[(phase, head)].append(seconds)
         lines = [f"{phase or '-'}: {seconds:.1f} s" for phase, seconds in phases.items()]
+        lines.append("total s, runs, phase, statement:")
+        by_total = sorted(totals.items(), key=lambda item: -sum(item[1]))[:top]
+        lines += [f"{sum(t):6.2f} {len(t):3} {p:16} {h}" for (p, h), t in by_total]
+        lines.append("slowest runs:")
         lines += [
             f"{seconds:6.2f} {phase:16} {head}"
             for seconds, phase, head in sorted(self.timings, reverse=True)[:top]
