@@ -316,8 +316,9 @@ def _refuse_outside(conn, inbox, path, source, partition_date, run_id, now) -> F
 
 
 # A part is staged once this many of its rows are valid, or at the end of the file. DuckDB
-# writes a table in row groups of 122,880 rows: appends of a few parts of 100k rows cost it
-# twice what one of four row groups or more does (1M event-log rows: 5.1 s against 2.3 s).
+# writes a table in row groups of 122,880 rows: appends of parts of 100k rows cost it twice
+# what appends of four row groups or more do (1M event-log rows in one transaction: 4.4 s
+# against 2.2 s).
 STAGE_ROWS = 4 * 122_880
 
 
