@@ -1,5 +1,5 @@
 """A DuckDB connection that times every statement it runs, for the statement-level profiles
-(`recon_step.py`, `ledger_day3.py --statements`).
+(`recon_step.py`, `ledger_day3.py run ... TOP`, `store_append.py ... TOP`).
 
 `execute` is timed when it returns (DuckDB has run the statement by then); `sql` returns a
 relation that runs only when read, so its readers (`pl`, `fetchall`, `to_arrow_table`, ...)

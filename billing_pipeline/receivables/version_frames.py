@@ -35,8 +35,6 @@ def split_in_fold_order(history: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFra
             & (pl.col("event_id").n_unique() == pl.len())
             & (pl.col("event_type").first() == "invoice.created")
             & pl.col("from_state").first().is_null()
-            & pl.col("occurred_at").is_not_null().all()
-            & pl.col("event_id").is_not_null().all()
         )
     )
     rows = rows.join(regular, on="invoice_id", how="left")

@@ -148,6 +148,7 @@ def payment_attribution(
 
 def attribution_sql(conn: duckdb.DuckDBPyConnection, lines: str = JOURNAL) -> str:
     """The query behind `payment_attribution` over the journal lines in relation `lines`, for
-    a caller that writes the rows where they are (the dbt model: no trip through Python)."""
+    a caller that writes the rows where they are (the dbt model: no trip through Python).
+    Brings the key copies it reads up to date first."""
     ledger_keys.refresh(conn)
     return _SQL.replace("__KEYS__", ledger_keys.KEYS).replace("__LINES__", lines)

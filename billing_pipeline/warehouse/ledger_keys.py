@@ -35,7 +35,23 @@ from billing_pipeline.warehouse.event_copies import refresh_copies
 # chunk's end, exactly as if it had run then.
 KEYS = "ledger_event_keys"
 
-DDL = """
+# What the journal's facts read (`journal._FACT_SQL`, `fx_items`) besides the keys, and the
+# event's lineage: (name, type). A bigint is `try_cast` of the payload's string, as the facts
+# read it.
+FACT_FIELDS = (
+    ("line_type", "varchar"), ("payout_ref", "varchar"), ("original_currency", "varchar"),
+    ("gross_minor", "bigint"), ("original_minor", "bigint"), ("net_minor", "bigint"),
+    ("fee_minor", "bigint"), ("account_id", "varchar"), ("tx_code", "varchar"),
+    ("holding_account", "varchar"), ("bank_line_key", "varchar"),
+)  # fmt: skip
+LINEAGE = (("business_date", "date"), ("partition_date", "date"), ("source_line", "bigint"),
+           ("file_id", "varchar"))  # fmt: skip
+_ADDED_COLUMNS = "\n".join(
+    f"alter table ledger_cache.event_keys add column if not exists {name} {kind};"
+    for name, kind in (*FACT_FIELDS, *LINEAGE)
+)
+
+DDL = f"""
 create schema if not exists ledger_cache;
 create table if not exists ledger_cache.watermark (
     seq bigint not null, chain_hash varchar not null, events bigint not null,
@@ -49,29 +65,12 @@ create table if not exists ledger_cache.event_keys (
 -- extraction hash changed with them, so they are refilled from the first event.
 alter table ledger_cache.event_keys add column if not exists amount_minor bigint;
 alter table ledger_cache.event_keys add column if not exists currency varchar;
--- What the journal's facts read (`journal._FACT_SQL`), added the same way.
-__FACT_COLUMNS__
+-- The facts' fields and lineage, added the same way.
+{_ADDED_COLUMNS}
 """
 
 # Each payload is parsed once: json_extract_string with a list of paths gives the same
 # strings as `payload->>'name'` for each of them.
-# The fact fields after the keys, in the copies' column order: (name, type). A bigint is
-# `try_cast` of the payload's string, as the facts read it.
-FACT_FIELDS = (
-    ("line_type", "varchar"), ("payout_ref", "varchar"), ("original_currency", "varchar"),
-    ("gross_minor", "bigint"), ("original_minor", "bigint"), ("net_minor", "bigint"),
-    ("fee_minor", "bigint"), ("account_id", "varchar"), ("tx_code", "varchar"),
-    ("holding_account", "varchar"), ("bank_line_key", "varchar"),
-)  # fmt: skip
-LINEAGE = (("business_date", "date"), ("partition_date", "date"), ("source_line", "bigint"),
-           ("file_id", "varchar"))  # fmt: skip
-DDL = DDL.replace(
-    "__FACT_COLUMNS__",
-    "\n".join(
-        f"alter table ledger_cache.event_keys add column if not exists {name} {kind};"
-        for name, kind in (*FACT_FIELDS, *LINEAGE)
-    ),
-)
 _KEY_PATHS = ["payment_id", "invoice_id", "customer_id", "processor", "processor_ref",
               "amount_minor", "currency"]  # fmt: skip
 _PATHS = [*_KEY_PATHS, *(name for name, _ in FACT_FIELDS)]
