@@ -2,7 +2,8 @@
 
 python benchmarks/profiles/ingest_land.py INBOX DATE SOURCE DB
 (run once per source in a fresh process so that the peak RSS is that source's; run it with
-main's and a branch's interpreter into two files and compare them with ingest_compare.py)
+main's and a branch's interpreter into two files and compare them with ingest_compare.py).
+DuckDB gets the pipeline's settings: BILLING_DUCKDB_MEMORY_LIMIT caps it.
 """
 
 import resource
@@ -13,11 +14,12 @@ from pathlib import Path
 
 import duckdb
 
+from billing_pipeline.reliability.duckdb_settings import duckdb_connection_config
 from billing_pipeline.warehouse.landing import land_partition
 from billing_pipeline.warehouse.tables import use_utc
 
 inbox, day, source, db = Path(sys.argv[1]), date.fromisoformat(sys.argv[2]), *sys.argv[3:5]
-conn = duckdb.connect(db)
+conn = duckdb.connect(db, config=duckdb_connection_config())
 use_utc(conn)
 now = datetime(2026, 12, 1, tzinfo=UTC)  # fixed, so that two runs' tables can be compared
 wall, cpu = time.time(), time.process_time()

@@ -22,6 +22,7 @@ import polars as pl
 import pyarrow as pa
 
 from billing_pipeline.settings import partitions_start
+from billing_pipeline.warehouse import landing_marks
 
 GENESIS_HASH = "0" * 64
 
@@ -150,6 +151,7 @@ def append_partition(
 ) -> AppendReport:
     """Record the partition's staged rows as events. Rerunning it changes nothing."""
     ensure_store(conn)
+    landing_marks.require_finished_landings(conn)
     params = {"tz": business_timezone, "day": partition_date}
     return _in_transaction(conn, _CANDIDATES, params, partition_date, "staged", run_id, now)
 

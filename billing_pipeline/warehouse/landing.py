@@ -1,10 +1,13 @@
 """Land one source's files for one business date: register, parse, validate, stage, quarantine.
 
-The partition is written in one transaction, after removing what an earlier attempt of the
-same partition wrote, so a rerun (or a retry after a crash) gives the same tables. A file is
-identified by its bytes: the same bytes land once, wherever and whenever they are delivered
-again; a changed file under a known path is a new version and the old one is marked
-superseded, never merged.
+A landing first removes what an earlier attempt of the same partition staged, so a rerun (or
+a retry after a crash) gives the same tables. Rows are staged in batches, each committed: a
+DuckDB transaction holds memory for every row it appends until it commits, which a 30M-line
+log cannot afford. The partition is marked in progress until the transaction that writes its
+file registry, and readers refuse a marked partition (`landing_marks`), so nothing reads a
+half-landed day. A file is identified by its bytes: the same bytes land once, wherever and
+whenever they are delivered again; a changed file under a known path is a new version and the
+old one is marked superseded, never merged.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from billing_pipeline.formats import events_jsonl
 from billing_pipeline.formats.base import ParseResult, UnreadableFile
 from billing_pipeline.formats.detect import parse_file
 from billing_pipeline.schemas import validate
+from billing_pipeline.warehouse import landing_marks
 from billing_pipeline.warehouse.tables import (
     SOURCE_FRAMES,
     ensure_schema,
@@ -96,23 +100,38 @@ def land_partition(
     conn.execute("begin transaction")
     try:
         previous = _forget_partition(conn, source, partition_date)
+        landing_marks.mark_started(conn, source, partition_date, run_id, now)
+        _commit_batch(conn)
+        registry = _Registry(source, partition_date)
         landed_here: dict[str, str] = {}
         for path in files:
             outcome = _land_file(
-                conn, inbox, path, source, partition_date, run_id, now, previous, landed_here
-            )
+                conn, inbox, path, source, partition_date, run_id, now, previous, landed_here,
+                registry,
+            )  # fmt: skip
             report.files.append(outcome)
+        registry.write(conn)
+        landing_marks.mark_finished(conn, source, partition_date)
         conn.execute("commit")
     except BaseException:
+        # What earlier batches committed stays, under the partition's mark, until a rerun.
         conn.execute("rollback")
         raise
     return report
 
 
+def _commit_batch(conn: duckdb.DuckDBPyConnection) -> None:
+    conn.execute("commit")
+    conn.execute("begin transaction")
+
+
 def _forget_partition(
     conn: duckdb.DuckDBPyConnection, source: str, partition_date: date
 ) -> dict[str, list[tuple[str, int, str]]]:
-    """Delete an earlier attempt's rows; return {path: [(sha256, version, status)]} seen before."""
+    """Delete an earlier attempt's rows; return {path: [(sha256, version, status)]} seen before.
+
+    Its registry rows stay until the new ones replace them (`_Registry.write`), so that a stop
+    half-way still knows the versions seen before."""
     rows = conn.execute(
         "select path, sha256, path_version, status from ingest.file_registry "
         "where source = ? and partition_date = ?",
@@ -132,11 +151,6 @@ def _forget_partition(
         "and stage != 'ledger'",
         [source, partition_date],
     )
-    conn.execute(
-        "delete from ingest.file_registry where source = ? and partition_date = ? "
-        "and status != 'superseded'",
-        [source, partition_date],
-    )
     return previous
 
 
@@ -150,10 +164,11 @@ def _land_file(
     now: datetime,
     previous: dict[str, list[tuple[str, int, str]]],
     landed_here: dict[str, str],
+    registry: _Registry,
 ) -> FileOutcome:
     if not path.resolve().is_relative_to(inbox.resolve()):
         # A link out of the inbox would let a drop folder read any file of the host.
-        return _refuse_outside(conn, inbox, path, source, partition_date, run_id, now)
+        return _refuse_outside(conn, inbox, path, source, partition_date, run_id, now, registry)
     streamed = source in STREAMED_SOURCES
     if streamed:
         sha, size, head = _digest(path)
@@ -162,17 +177,17 @@ def _land_file(
         sha, size, head = hashlib.sha256(content).hexdigest(), len(content), content
     file_id = sha[:16]
     rel = path.relative_to(inbox).as_posix()
-    version = _path_version(conn, rel, sha, previous.get(rel, []), source, partition_date, now)
+    version = _path_version(registry, rel, sha, previous.get(rel, []), now)
 
     registration = dict(
         file_id=file_id, sha256=sha, source=source, partition_date=partition_date, path=rel,
         file_name=path.name, size_bytes=size, path_version=version, landed_at=now,
         run_id=run_id,
     )  # fmt: skip
-    duplicate_of = landed_here.get(sha) or _landed_elsewhere(conn, sha)
+    duplicate_of = landed_here.get(sha) or _landed_elsewhere(conn, sha, source, partition_date)
     if duplicate_of is not None:
         outcome = FileOutcome(rel, "duplicate", detail=f"same bytes as {duplicate_of}")
-        _register(conn, registration, outcome, duplicate_of=duplicate_of, file_format=None)
+        registry.add(registration, outcome, duplicate_of=duplicate_of, file_format=None)
         return outcome
     landed_here[sha] = rel
 
@@ -181,7 +196,10 @@ def _land_file(
             parts = _parser_failures(STREAMED_SOURCES[source](path))
         else:
             parts = iter([_parser_failures_of(lambda: parse_file(source, path.name, content))])
-        return _stage(conn, registration, parts, source, partition_date, rel, run_id, now)
+        outcome, file_format = _stage(conn, file_id, parts, source, partition_date, rel, run_id,
+                                      now)  # fmt: skip
+        registry.add(registration, outcome, duplicate_of=None, file_format=file_format)
+        return outcome
     except _ParserFailed as failure:
         reason = failure.reason
     _forget_file(conn, file_id, source, partition_date)  # what earlier parts of it staged
@@ -197,7 +215,7 @@ def _land_file(
         run_id,
         now,
     )
-    _register(conn, registration, outcome, duplicate_of=None, file_format=None)
+    registry.add(registration, outcome, duplicate_of=None, file_format=None)
     return outcome
 
 
@@ -254,11 +272,10 @@ def _forget_file(conn, file_id: str, source: str, partition_date: date) -> None:
 
 
 def _stage(
-    conn, registration, parts: Iterator[ParseResult], source, partition_date, rel, run_id, now
-) -> FileOutcome:
+    conn, file_id, parts: Iterator[ParseResult], source, partition_date, rel, run_id, now
+) -> tuple[FileOutcome, str | None]:
     """Validate and stage a file's parse results one part at a time (a large log comes in
-    parts so that memory does not grow with the file)."""
-    file_id = registration["file_id"]
+    parts so that memory does not grow with the file); return the outcome and format."""
     rows_read = staged = quarantined = 0
     notes: list[str] = []
     file_format = None
@@ -295,11 +312,12 @@ def _stage(
         # What the parser had to assume (an encoding fallback, an unused balance code).
         detail="; ".join(notes) or None,
     )
-    _register(conn, registration, outcome, duplicate_of=None, file_format=file_format)
-    return outcome
+    return outcome, file_format
 
 
-def _refuse_outside(conn, inbox, path, source, partition_date, run_id, now) -> FileOutcome:
+def _refuse_outside(
+    conn, inbox, path, source, partition_date, run_id, now, registry: _Registry
+) -> FileOutcome:
     rel = path.relative_to(inbox).as_posix()
     reason = "unreadable file: a link to a file outside the inbox is not read"
     marker = hashlib.sha256(f"outside:{rel}".encode()).hexdigest()
@@ -311,7 +329,7 @@ def _refuse_outside(conn, inbox, path, source, partition_date, run_id, now) -> F
         path=rel, file_name=path.name, size_bytes=0, path_version=1, landed_at=now,
         run_id=run_id,
     )  # fmt: skip
-    _register(conn, registration, outcome, duplicate_of=None, file_format=None)
+    registry.add(registration, outcome, duplicate_of=None, file_format=None)
     return outcome
 
 
@@ -348,6 +366,7 @@ class _StagedRows:
             _insert_staged(
                 self._conn, self._source, frame, valid, self._file_id, self._partition_date
             )
+            _commit_batch(self._conn)
 
 
 def _insert_staged(conn, source, frame, valid: pl.DataFrame, file_id, partition_date) -> None:
@@ -378,32 +397,65 @@ def _quarantine(conn, file_id, source, partition_date, rel, rows, run_id, now) -
     )
 
 
-def _register(conn, registration: dict, outcome: FileOutcome, duplicate_of, file_format) -> None:
-    row = {
-        **registration,
-        "status": outcome.status,
-        "duplicate_of": duplicate_of,
-        "detail": outcome.detail,
-        "file_format": file_format,
-        "rows_read": outcome.rows_read,
-        "rows_staged": outcome.rows_staged,
-        "rows_quarantined": outcome.rows_quarantined,
-    }
-    names = ", ".join(row)
-    marks = ", ".join("?" for _ in row)
-    conn.execute(f"insert into ingest.file_registry ({names}) values ({marks})", list(row.values()))
+class _Registry:
+    """The partition's file registry rows, written together at the end of the landing: their
+    commit is what makes the partition's staged rows whole."""
+
+    def __init__(self, source: str, partition_date: date) -> None:
+        self._source, self._partition_date = source, partition_date
+        self._rows: list[dict] = []
+
+    def add(self, registration: dict, outcome: FileOutcome, duplicate_of, file_format) -> None:
+        self._rows.append(
+            {
+                **registration,
+                "status": outcome.status,
+                "duplicate_of": duplicate_of,
+                "detail": outcome.detail,
+                "file_format": file_format,
+                "rows_read": outcome.rows_read,
+                "rows_staged": outcome.rows_staged,
+                "rows_quarantined": outcome.rows_quarantined,
+            }
+        )
+
+    def supersede(self, old_sha: str, rel: str, version: int, detail: str, now) -> None:
+        """Keep a row for a version a changed file replaces, so the change is reported."""
+        self._rows.append(
+            dict(
+                file_id=old_sha[:16], sha256=old_sha, source=self._source,
+                partition_date=self._partition_date, path=rel, file_name=Path(rel).name,
+                size_bytes=0, path_version=version, status="superseded", duplicate_of=None,
+                detail=detail, file_format=None, rows_read=0, rows_staged=0,
+                rows_quarantined=0, landed_at=now, run_id="superseded",
+            )
+        )  # fmt: skip
+
+    def write(self, conn: duckdb.DuckDBPyConnection) -> None:
+        conn.execute(
+            "delete from ingest.file_registry where source = ? and partition_date = ? "
+            "and status != 'superseded'",
+            [self._source, self._partition_date],
+        )
+        for row in self._rows:
+            names = ", ".join(row)
+            marks = ", ".join("?" for _ in row)
+            conn.execute(
+                f"insert into ingest.file_registry ({names}) values ({marks})", list(row.values())
+            )
 
 
-def _landed_elsewhere(conn, sha: str) -> str | None:
+def _landed_elsewhere(conn, sha: str, source: str, partition_date: date) -> str | None:
+    """Where these bytes landed in another partition (this one's registry is being replaced)."""
     row = conn.execute(
         "select path from ingest.file_registry where sha256 = ? and status = 'landed' "
-        "order by partition_date, path limit 1",
-        [sha],
+        "and not (source = ? and partition_date = ?) order by partition_date, path limit 1",
+        [sha, source, partition_date],
     ).fetchone()
     return row[0] if row else None
 
 
-def _path_version(conn, rel, sha, seen_here, source, partition_date, now) -> int:
+def _path_version(registry: _Registry, rel, sha, seen_here, now) -> int:
     """Version of these bytes at this path; a change supersedes the older registration."""
     for seen_sha, version, _status in seen_here:
         if seen_sha == sha:
@@ -411,18 +463,8 @@ def _path_version(conn, rel, sha, seen_here, source, partition_date, now) -> int
     if not seen_here:
         return 1
     new_version = max(version for _, version, _ in seen_here) + 1
-    # Keep a superseded row for the version this one replaces, so the change is reported.
     for old_sha, version, status in seen_here:
-        if status == "superseded":
-            continue
-        conn.execute(
-            "insert into ingest.file_registry (file_id, sha256, source, partition_date, path, "
-            "file_name, size_bytes, path_version, status, detail, rows_read, rows_staged, "
-            "rows_quarantined, landed_at, run_id) values "
-            "(?, ?, ?, ?, ?, ?, 0, ?, 'superseded', ?, 0, 0, 0, ?, 'superseded')",
-            [
-                old_sha[:16], old_sha, source, partition_date, rel, Path(rel).name, version,
-                f"replaced by version {new_version} ({sha[:16]})", now,
-            ],
-        )  # fmt: skip
+        if status != "superseded":
+            detail = f"replaced by version {new_version} ({sha[:16]})"
+            registry.supersede(old_sha, rel, version, detail, now)
     return new_version

@@ -226,3 +226,81 @@ def test_a_log_whose_parser_fails_half_way_stages_nothing_of_it(conn, tmp_path, 
     assert _staged_events(conn) == []
     (reason,) = conn.execute("select reason from ingest.quarantine").fetchone()
     assert reason == "parser failed: RuntimeError: disk went away"
+
+
+class _Stop(BaseException):
+    """A stop between batches (a SIGKILL stand-in that no `except Exception` swallows)."""
+
+
+def _stop_at_insert(monkeypatch, number: int) -> None:
+    from billing_pipeline.warehouse import landing
+
+    real, calls = landing._insert_staged, []
+
+    def insert(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == number:
+            raise _Stop
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(landing, "_insert_staged", insert)
+
+
+def test_a_landing_stopped_between_batches_is_refused_by_readers_until_landed_again(
+    conn, tmp_path, monkeypatch
+):
+    from billing_pipeline.formats import events_jsonl
+    from billing_pipeline.warehouse import landing
+    from billing_pipeline.warehouse.event_store import append_partition
+    from billing_pipeline.warehouse.landing_marks import UnfinishedLanding, unfinished_landings
+    from billing_pipeline.warehouse.ledger import rate_book
+
+    _deliver(tmp_path, "events", "e.jsonl", _log(23, bad_every=5))
+    whole = duckdb.connect()
+    land_partition(whole, tmp_path, "events", DAY, "run1", NOW)
+    monkeypatch.setattr(events_jsonl, "_CHUNK_ROWS", 2)
+    monkeypatch.setattr(landing, "STAGE_ROWS", 3)
+    _stop_at_insert(monkeypatch, 3)
+
+    with pytest.raises(_Stop):
+        land_partition(conn, tmp_path, "events", DAY, "run1", NOW)
+
+    # Two batches were committed: part of the day is in raw, and the mark says so.
+    assert 0 < len(_staged_events(conn)) < len(_staged_events(whole))
+    assert unfinished_landings(conn) == [("events", DAY, "run1")]
+    with pytest.raises(UnfinishedLanding, match="events 2026-10-05 \\(run run1\\)"):
+        append_partition(conn, DAY, "Europe/Berlin", "run2", NOW)
+    with pytest.raises(UnfinishedLanding):
+        rate_book(conn)
+
+    monkeypatch.undo()
+    land_partition(conn, tmp_path, "events", DAY, "run2", NOW)
+
+    assert unfinished_landings(conn) == []
+    assert _staged_events(conn) == _staged_events(whole)
+    assert _registry(conn) == _registry(whole)
+    quarantine = "select line_no, reason from ingest.quarantine order by line_no"
+    assert conn.execute(quarantine).fetchall() == whole.execute(quarantine).fetchall()
+    assert nothing_lost_violations(conn, "events", DAY) == []
+    assert append_partition(conn, DAY, "Europe/Berlin", "run2", NOW).appended == 19
+
+
+def test_a_changed_file_whose_landing_stopped_keeps_the_versions_seen_before(
+    conn, tmp_path, monkeypatch
+):
+    _deliver(tmp_path, "events", "e.jsonl", _event("evt_1") + "\n")
+    land_partition(conn, tmp_path, "events", DAY, "run1", NOW)
+    _deliver(tmp_path, "events", "e.jsonl", _event("evt_1") + "\n" + _event("evt_2") + "\n")
+    _stop_at_insert(monkeypatch, 1)
+    with pytest.raises(_Stop):
+        land_partition(conn, tmp_path, "events", DAY, "run2", NOW)
+    monkeypatch.undo()
+
+    land_partition(conn, tmp_path, "events", DAY, "run3", NOW)
+
+    assert [(status, version) for _, status, version, *_ in _registry(conn)] == [
+        ("superseded", 1),
+        ("landed", 2),
+    ]
+    staged = conn.execute("select event_id from raw.billing_events order by 1").fetchall()
+    assert staged == [("evt_1",), ("evt_2",)]
