@@ -45,8 +45,7 @@ def test_dbt_refuses_to_build_while_a_partition_is_half_landed(warehouse):
     with duckdb.connect(str(warehouse / "billing.duckdb")) as conn:
         ensure_schema(conn)
         conn.execute(
-            "insert into ingest.landings_in_progress values "
-            "('events', '2026-10-05', 'r1', now())"
+            "insert into ingest.landings_in_progress values ('events', '2026-10-05', 'r1', now())"
         )
     result = dbt("run", "--select", "stg_rates__rates", warehouse=warehouse)
     assert result.returncode != 0
