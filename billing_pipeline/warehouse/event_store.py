@@ -22,7 +22,7 @@ import polars as pl
 import pyarrow as pa
 
 from billing_pipeline.settings import partitions_start
-from billing_pipeline.warehouse import landing_marks
+from billing_pipeline.warehouse import partition_marks
 
 GENESIS_HASH = "0" * 64
 
@@ -151,9 +151,8 @@ def append_partition(
 ) -> AppendReport:
     """Record the partition's staged rows as events. Rerunning it changes nothing."""
     ensure_store(conn)
-    landing_marks.require_finished_landings(conn)
     params = {"tz": business_timezone, "day": partition_date}
-    return _in_transaction(conn, _CANDIDATES, params, partition_date, "staged", run_id, now)
+    return _in_batches(conn, _CANDIDATES, params, partition_date, "staged", run_id, now)
 
 
 def append_decisions(
@@ -165,13 +164,27 @@ def append_decisions(
     reaches a different decision under the same key is reported as a conflict and the first
     decision stands (a correction must be a new event, never an overwrite)."""
     ensure_store(conn)
-    return _in_transaction(conn, _DECISIONS, {"day": as_of}, as_of, "recon", run_id, now)
+    return _in_batches(conn, _DECISIONS, {"day": as_of}, as_of, "recon", run_id, now)
 
 
-def _in_transaction(conn, sql, params, partition_date, scope, run_id, now) -> AppendReport:
+# New events are chained, stored and committed this many candidates at a time, in arrival
+# order: a DuckDB transaction holds memory for every row it appends until it commits, and a
+# 10M-payment day appends 30M events.
+STORE_BATCH = 8 * 122_880
+
+
+def _in_batches(conn, sql, params, partition_date, scope, run_id, now) -> AppendReport:
+    """Append under the partition's mark (`partition_marks`): a stop half-way leaves a prefix
+    of the day's events in arrival order, which readers refuse until a rerun appends the rest
+    after it, as the uninterrupted append would have."""
+    writer = f"event store {scope}"
+    partition_marks.require_finished_writes(conn, own=(writer, partition_date))
+    collect_candidates(conn, sql, params)
     conn.execute("begin transaction")
     try:
-        report = _append(conn, sql, params, partition_date, scope, run_id, now)
+        partition_marks.mark_started(conn, writer, partition_date, run_id, now)
+        report = _append(conn, partition_date, scope, run_id, now)
+        partition_marks.mark_finished(conn, writer, partition_date)
         conn.execute("commit")
     except BaseException:
         conn.execute("rollback")
@@ -179,7 +192,26 @@ def _in_transaction(conn, sql, params, partition_date, scope, run_id, now) -> Ap
     return report
 
 
-def _append(conn, candidates_sql, params, partition_date, scope, run_id, now) -> AppendReport:
+def collect_candidates(conn, candidates_sql: str, params: dict) -> None:
+    """The only copy of the day's payloads, in arrival order (occurred_at, key, file, line):
+    every later step carries the candidate's `rowid` (`pos`, its arrival rank) instead, and the
+    payload is joined back where it is written, a batch of positions at a time.
+
+    Made outside the append's transaction: rows a transaction writes have provisional rowids
+    until it commits, and the append commits batch by batch."""
+    conn.execute(
+        f"""
+        create or replace temp table all_candidates as
+        select *, sha256(payload) as payload_hash from ({candidates_sql})
+        order by occurred_at, idempotency_key, file_id, source_line
+        """,
+        params,
+    )
+
+
+def _append(conn, partition_date, scope, run_id, now) -> AppendReport:
+    """Classify `all_candidates` (`collect_candidates`) against the store, store the new
+    events and write the receipts and quarantine rows."""
     # Each scope (staged files, recon decisions) owns its receipts and conflicts of the day.
     own = "source = 'recon'" if scope == "recon" else "source != 'recon'"
     conn.execute(
@@ -189,17 +221,6 @@ def _append(conn, candidates_sql, params, partition_date, scope, run_id, now) ->
         "delete from ingest.quarantine where partition_date = ? and stage = 'ledger' "
         f"and (reason like 'conflicting payload%' or reason like 'event dated %') and {own}",
         [partition_date],
-    )
-    # The only copy of the day's payloads; every later step carries the candidate's `rowid`
-    # (`pos`) instead, and the payload is joined back where it is written. Arrival order
-    # (occurred_at, key, file, line) is sorted on narrow rows only (`receipts`, `_chain_links`):
-    # ranking it here sorted the payloads too, 5.6 s of a 9.2 s statement on a 1M-payment day.
-    conn.execute(
-        f"""
-        create or replace temp table all_candidates as
-        select *, sha256(payload) as payload_hash from ({candidates_sql})
-        """,
-        params,
     )
     # A fact dated after the day its file was delivered for (beyond a day of time-zone slack)
     # or before the first business date cannot be booked: it would change closed days or
@@ -253,25 +274,7 @@ def _append(conn, candidates_sql, params, partition_date, scope, run_id, now) ->
         """,
         dates,
     )
-    chain = _chain_links(conn)
-    conn.register("chain_links", chain)
-    try:
-        conn.execute(
-            """
-            insert into store.events
-            select chain.seq, a.idempotency_key, a.event_type, a.occurred_at, a.business_date,
-                   a.aggregate_type, a.aggregate_id, a.payload, a.payload_hash, chain.prev,
-                   chain.hash, a.source, a.file_id, a.source_line, $day, $now, $run
-            from chain_links chain join all_candidates a on a.rowid = chain.pos
-            order by chain.seq
-            """,
-            {"day": partition_date, "now": now, "run": run_id},
-        )
-    finally:
-        # After a failed insert the transaction is aborted and unregistering raises too,
-        # which would hide the insert's own error (a racing append's primary key conflict).
-        with contextlib.suppress(duckdb.Error):
-            conn.unregister("chain_links")
+    _store_new_events(conn, partition_date, run_id, now)
     conn.execute(
         """
         insert into store.event_receipts
@@ -323,21 +326,56 @@ def _append(conn, candidates_sql, params, partition_date, scope, run_id, now) ->
     )
 
 
-def _chain_links(conn) -> pa.Table:
-    """Chain the new events in arrival order after the last stored link: (pos, seq, prev,
-    hash). Sequential by nature, so it runs in Python, but only the hashing itself is done per
-    event: each message's tail (`|key|payload_hash`) arrives as bytes built by DuckDB, and the
-    hex digests leave as one buffer that both the `prev` and `hash` columns slice (on a
-    1M-payment day, converting keys, hashes and links one Python object at a time took twice
-    as long as hashing them)."""
-    new = conn.sql(
-        "select pos, encode('|' || idempotency_key || '|' || payload_hash) as tail from receipts "
-        "where outcome = 'new' order by occurred_at, idempotency_key, file_id, source_line"
-    ).to_arrow_table()
+def _store_new_events(conn, partition_date, run_id, now) -> None:
+    """Chain and store the new events, `STORE_BATCH` candidate positions at a time, each
+    batch committed."""
     last = conn.execute(
         "select seq, chain_hash from store.events where seq = (select max(seq) from store.events)"
     ).fetchall()
     next_seq, prev_hash = (last[0][0] + 1, last[0][1]) if last else (1, GENESIS_HASH)
+    ((positions,),) = conn.execute("select count(*) from all_candidates").fetchall()
+    for low in range(0, positions, STORE_BATCH):
+        bounds = {"low": low, "high": low + STORE_BATCH}
+        chain = _chain_links(conn, bounds, next_seq, prev_hash)
+        if not chain.num_rows:
+            continue
+        next_seq, prev_hash = next_seq + chain.num_rows, chain.column("hash")[-1].as_py()
+        conn.register("chain_links", chain)
+        try:
+            conn.execute(
+                """
+                insert into store.events
+                select chain.seq, a.idempotency_key, a.event_type, a.occurred_at,
+                       a.business_date, a.aggregate_type, a.aggregate_id, a.payload,
+                       a.payload_hash, chain.prev, chain.hash, a.source, a.file_id,
+                       a.source_line, $day, $now, $run
+                from chain_links chain join all_candidates a on a.rowid = chain.pos
+                where a.rowid >= $low and a.rowid < $high
+                order by chain.seq
+                """,
+                {"day": partition_date, "now": now, "run": run_id, **bounds},
+            )
+        finally:
+            # After a failed insert the transaction is aborted and unregistering raises too,
+            # which would hide the insert's own error (a racing append's primary key conflict).
+            with contextlib.suppress(duckdb.Error):
+                conn.unregister("chain_links")
+        conn.execute("commit")
+        conn.execute("begin transaction")
+
+
+def _chain_links(conn, bounds: dict, next_seq: int, prev_hash: str) -> pa.Table:
+    """Chain the new events among candidate positions [low, high) in arrival order after the
+    link `prev_hash`: (pos, seq, prev, hash). Sequential by nature, so it runs in Python, but
+    only the hashing itself is done per event: each message's tail (`|key|payload_hash`)
+    arrives as bytes built by DuckDB, and the hex digests leave as one buffer that both the
+    `prev` and `hash` columns slice (on a 1M-payment day, converting keys, hashes and links one
+    Python object at a time took twice as long as hashing them)."""
+    new = conn.sql(
+        "select pos, encode('|' || idempotency_key || '|' || payload_hash) as tail from receipts "
+        "where outcome = 'new' and pos >= $low and pos < $high order by pos",
+        params=bounds,
+    ).to_arrow_table()
     sha256 = hashlib.sha256
     digests: list[str] = []
     add = digests.append

@@ -4,7 +4,7 @@ A landing first removes what an earlier attempt of the same partition staged, so
 a retry after a crash) gives the same tables. Rows are staged in batches, each committed: a
 DuckDB transaction holds memory for every row it appends until it commits, which a 30M-line
 log cannot afford. The partition is marked in progress until the transaction that writes its
-file registry, and readers refuse a marked partition (`landing_marks`), so nothing reads a
+file registry, and readers refuse a marked partition (`partition_marks`), so nothing reads a
 half-landed day. A file is identified by its bytes: the same bytes land once, wherever and
 whenever they are delivered again; a changed file under a known path is a new version and the
 old one is marked superseded, never merged.
@@ -25,7 +25,7 @@ from billing_pipeline.formats import events_jsonl
 from billing_pipeline.formats.base import ParseResult, UnreadableFile
 from billing_pipeline.formats.detect import parse_file
 from billing_pipeline.schemas import validate
-from billing_pipeline.warehouse import landing_marks
+from billing_pipeline.warehouse import partition_marks
 from billing_pipeline.warehouse.tables import (
     SOURCE_FRAMES,
     ensure_schema,
@@ -100,7 +100,7 @@ def land_partition(
     conn.execute("begin transaction")
     try:
         previous = _forget_partition(conn, source, partition_date)
-        landing_marks.mark_started(conn, source, partition_date, run_id, now)
+        partition_marks.mark_started(conn, f"ingest {source}", partition_date, run_id, now)
         _commit_batch(conn)
         registry = _Registry(source, partition_date)
         landed_here: dict[str, str] = {}
@@ -111,7 +111,7 @@ def land_partition(
             )  # fmt: skip
             report.files.append(outcome)
         registry.write(conn)
-        landing_marks.mark_finished(conn, source, partition_date)
+        partition_marks.mark_finished(conn, f"ingest {source}", partition_date)
         conn.execute("commit")
     except BaseException:
         # What earlier batches committed stays, under the partition's mark, until a rerun.

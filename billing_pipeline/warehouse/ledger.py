@@ -25,8 +25,8 @@ import polars as pl
 from billing_pipeline import settings
 from billing_pipeline.domain.fx import RateBook, RateError, parse_override
 from billing_pipeline.domain.rounding import RoundingRule
-from billing_pipeline.warehouse import landing_marks
 from billing_pipeline.warehouse import ledger_watermark as watermark
+from billing_pipeline.warehouse import partition_marks
 from billing_pipeline.warehouse.event_store import ensure_store
 from billing_pipeline.warehouse.journal import build_facts, post_and_convert
 from billing_pipeline.warehouse.ledger_check import delta_matches_stored, sample_buckets
@@ -128,7 +128,7 @@ def rate_book(conn: duckdb.DuckDBPyConnection) -> tuple[RateBook, list[str]]:
     When two files disagree on a date and pair, the later delivery wins (and is reported):
     a rates file is how treasury corrects a rate.
     """
-    landing_marks.require_finished_landings(conn)
+    partition_marks.require_finished_writes(conn)
     rows = conn.execute(
         "select rate_date, base_currency, quote_currency, rate, source_line from raw.rates "
         "qualify row_number() over (partition by rate_date, base_currency, quote_currency "

@@ -116,12 +116,12 @@ def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
     # The later stages' tables too, so that dbt always finds its sources.
     from billing_pipeline.recon.store import ensure_tables as ensure_recon
     from billing_pipeline.warehouse.fx_rates import DDL as FX_RATES_DDL
-    from billing_pipeline.warehouse.landing_marks import DDL as LANDING_MARKS_DDL
     from billing_pipeline.warehouse.ledger import ensure_ledger
+    from billing_pipeline.warehouse.partition_marks import DDL as PARTITION_MARKS_DDL
 
     use_utc(conn)
     conn.execute(OPS_DDL)
-    conn.execute(LANDING_MARKS_DDL)
+    conn.execute(PARTITION_MARKS_DDL)
     ensure_ledger(conn)
     ensure_recon(conn)
     conn.execute(FX_RATES_DDL)

@@ -41,12 +41,13 @@ def test_nothing_lost_integrity_test_fails_when_a_staged_row_disappears(warehous
     assert "nothing_lost_per_file" in result.stdout
 
 
-def test_dbt_refuses_to_build_while_a_partition_is_half_landed(warehouse):
+def test_dbt_refuses_to_build_while_a_partition_is_half_written(warehouse):
     with duckdb.connect(str(warehouse / "billing.duckdb")) as conn:
         ensure_schema(conn)
         conn.execute(
-            "insert into ingest.landings_in_progress values ('events', '2026-10-05', 'r1', now())"
+            "insert into ingest.unfinished_writes "
+            "values ('ingest events', '2026-10-05', 'r1', now())"
         )
     result = dbt("run", "--select", "stg_rates__rates", warehouse=warehouse)
     assert result.returncode != 0
-    assert "landing stopped half-way: events 2026-10-05 (run r1)" in result.stdout
+    assert "a partition write stopped half-way: ingest events 2026-10-05 (run r1)" in result.stdout

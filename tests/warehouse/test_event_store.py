@@ -161,12 +161,12 @@ def test_an_append_racing_another_fails_at_commit_and_its_rerun_stores_no_key_tw
     rival = conn.cursor()  # a second connection to the same database
     chain_links = event_store._chain_links
 
-    def tuesday_commits_first(connection):
+    def tuesday_commits_first(connection, *args):
         # Monday's append has classified its candidates against a store without evt_a;
         # Tuesday's append runs and commits before Monday's links and inserts.
         monkeypatch.setattr(event_store, "_chain_links", chain_links)
         append_partition(rival, tuesday, "UTC", "rival", NOW)
-        return chain_links(connection)
+        return chain_links(connection, *args)
 
     monkeypatch.setattr(event_store, "_chain_links", tuesday_commits_first)
     with pytest.raises(duckdb.ConstraintException, match="primary key"):
@@ -177,4 +177,62 @@ def test_an_append_racing_another_fails_at_commit_and_its_rerun_stores_no_key_tw
     assert conn.execute(
         "select idempotency_key, count(*) from store.events group by 1 order by 1"
     ).fetchall() == [("evt_a", 1), ("evt_b", 1)]
+    assert chain_violations(conn) == []
+
+
+class _Stop(BaseException):
+    """A stop between batches (a SIGKILL stand-in that no `except Exception` swallows)."""
+
+
+def _store_and_receipts(conn) -> tuple[list[tuple], list[tuple]]:
+    events = conn.execute(
+        "select seq, idempotency_key, payload_hash, prev_hash, chain_hash from store.events "
+        "order by seq"
+    ).fetchall()
+    receipts = conn.execute(
+        "select file_id, source_line, idempotency_key, outcome from store.event_receipts "
+        "order by all"
+    ).fetchall()
+    return events, receipts
+
+
+def test_an_append_stopped_between_batches_is_refused_by_readers_and_its_rerun_completes_it(
+    conn, monkeypatch
+):
+    from billing_pipeline.warehouse.ledger import rate_book
+    from billing_pipeline.warehouse.partition_marks import UnfinishedWrite, unfinished_writes
+
+    day = date(2026, 10, 5)
+    whole = duckdb.connect()
+    ensure_schema(whole)
+    for target in (conn, whole):
+        for line, key in enumerate(["evt_d", "evt_a", "evt_c", "evt_a", "evt_e", "evt_b"], 1):
+            _stage_event(target, day, "f1", line, key, 100)
+    append_partition(whole, day, "UTC", "run1", NOW)
+    monkeypatch.setattr(event_store, "STORE_BATCH", 2)
+    chain_links, calls = event_store._chain_links, []
+
+    def stops_at_the_third_batch(*args):
+        calls.append(1)
+        if len(calls) == 3:
+            raise _Stop
+        return chain_links(*args)
+
+    monkeypatch.setattr(event_store, "_chain_links", stops_at_the_third_batch)
+    with pytest.raises(_Stop):
+        append_partition(conn, day, "UTC", "run1", NOW)
+
+    # Two batches of positions were committed: the first events in arrival order, chained.
+    assert [key for _, key, *_ in _store_and_receipts(conn)[0]] == ["evt_a", "evt_b", "evt_c"]
+    assert chain_violations(conn) == []
+    assert unfinished_writes(conn) == [("event store staged", day, "run1")]
+    with pytest.raises(UnfinishedWrite, match="event store staged 2026-10-05"):
+        rate_book(conn)
+
+    monkeypatch.setattr(event_store, "_chain_links", chain_links)
+    report = append_partition(conn, day, "UTC", "run2", NOW)
+
+    assert (report.appended, report.duplicates) == (5, 1)
+    assert unfinished_writes(conn) == []
+    assert _store_and_receipts(conn) == _store_and_receipts(whole)
     assert chain_violations(conn) == []

@@ -252,8 +252,8 @@ def test_a_landing_stopped_between_batches_is_refused_by_readers_until_landed_ag
     from billing_pipeline.formats import events_jsonl
     from billing_pipeline.warehouse import landing
     from billing_pipeline.warehouse.event_store import append_partition
-    from billing_pipeline.warehouse.landing_marks import UnfinishedLanding, unfinished_landings
     from billing_pipeline.warehouse.ledger import rate_book
+    from billing_pipeline.warehouse.partition_marks import UnfinishedWrite, unfinished_writes
 
     _deliver(tmp_path, "events", "e.jsonl", _log(23, bad_every=5))
     whole = duckdb.connect()
@@ -267,16 +267,16 @@ def test_a_landing_stopped_between_batches_is_refused_by_readers_until_landed_ag
 
     # Two batches were committed: part of the day is in raw, and the mark says so.
     assert 0 < len(_staged_events(conn)) < len(_staged_events(whole))
-    assert unfinished_landings(conn) == [("events", DAY, "run1")]
-    with pytest.raises(UnfinishedLanding, match="events 2026-10-05 \\(run run1\\)"):
+    assert unfinished_writes(conn) == [("ingest events", DAY, "run1")]
+    with pytest.raises(UnfinishedWrite, match="ingest events 2026-10-05 \\(run run1\\)"):
         append_partition(conn, DAY, "Europe/Berlin", "run2", NOW)
-    with pytest.raises(UnfinishedLanding):
+    with pytest.raises(UnfinishedWrite):
         rate_book(conn)
 
     monkeypatch.undo()
     land_partition(conn, tmp_path, "events", DAY, "run2", NOW)
 
-    assert unfinished_landings(conn) == []
+    assert unfinished_writes(conn) == []
     assert _staged_events(conn) == _staged_events(whole)
     assert _registry(conn) == _registry(whole)
     quarantine = "select line_no, reason from ingest.quarantine order by line_no"
