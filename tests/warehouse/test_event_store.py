@@ -18,13 +18,15 @@ from billing_pipeline.warehouse.tables import ensure_schema
 NOW = datetime(2026, 10, 6, 6, 0, tzinfo=UTC)
 
 
-def _stage_event(conn, day: date, file_id: str, line: int, event_id: str, amount: int) -> None:
+def _stage_event(
+    conn, day: date, file_id: str, line: int, event_id: str, amount: int, hour: int = 12
+) -> None:
     payload = json.dumps({"event_id": event_id, "amount_minor": amount}, sort_keys=True)
     conn.execute(
         "insert into raw.billing_events (file_id, source, partition_date, event_id, type, "
         "occurred_at, payment_id, amount_minor, currency, payload, source_line) "
         "values (?, 'events', ?, ?, 'payment.captured', ?, 'pay_1', ?, 'USD', ?, ?)",
-        [file_id, day, event_id, datetime(day.year, day.month, day.day, 12, tzinfo=UTC),
+        [file_id, day, event_id, datetime(day.year, day.month, day.day, hour, tzinfo=UTC),
          amount, payload, line],
     )  # fmt: skip
 
@@ -206,8 +208,11 @@ def test_an_append_stopped_between_batches_is_refused_by_readers_and_its_rerun_c
     whole = duckdb.connect()
     ensure_schema(whole)
     for target in (conn, whole):
-        for line, key in enumerate(["evt_d", "evt_a", "evt_c", "evt_a", "evt_e", "evt_b"], 1):
-            _stage_event(target, day, "f1", line, key, 100)
+        # Two events at each of three instants, a replayed line among them.
+        lines = [("evt_d", 9), ("evt_a", 8), ("evt_c", 9), ("evt_a", 8), ("evt_e", 10),
+                 ("evt_b", 8), ("evt_f", 10)]  # fmt: skip
+        for line, (key, hour) in enumerate(lines, 1):
+            _stage_event(target, day, "f1", line, key, 100, hour)
     append_partition(whole, day, "UTC", "run1", NOW)
     monkeypatch.setattr(event_store, "STORE_BATCH", 2)
     chain_links, calls = event_store._chain_links, []
@@ -222,8 +227,9 @@ def test_an_append_stopped_between_batches_is_refused_by_readers_and_its_rerun_c
     with pytest.raises(_Stop):
         append_partition(conn, day, "UTC", "run1", NOW)
 
-    # Two batches of positions were committed: the first events in arrival order, chained.
-    assert [key for _, key, *_ in _store_and_receipts(conn)[0]] == ["evt_a", "evt_b", "evt_c"]
+    # Two windows were committed: the first four events in arrival order, chained.
+    stored = [key for _, key, *_ in _store_and_receipts(conn)[0]]
+    assert stored == ["evt_a", "evt_b", "evt_c", "evt_d"]
     assert chain_violations(conn) == []
     assert unfinished_writes(conn) == [("event store staged", day, "run1")]
     with pytest.raises(UnfinishedWrite, match="event store staged 2026-10-05"):
@@ -232,7 +238,7 @@ def test_an_append_stopped_between_batches_is_refused_by_readers_and_its_rerun_c
     monkeypatch.setattr(event_store, "_chain_links", chain_links)
     report = append_partition(conn, day, "UTC", "run2", NOW)
 
-    assert (report.appended, report.duplicates) == (5, 1)
+    assert (report.appended, report.duplicates) == (6, 1)
     assert unfinished_writes(conn) == []
     assert _store_and_receipts(conn) == _store_and_receipts(whole)
     assert chain_violations(conn) == []
