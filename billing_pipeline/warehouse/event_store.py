@@ -178,8 +178,14 @@ def _in_batches(conn, sql, params, partition_date, scope, run_id, now) -> Append
     """Append under the partition's mark (`partition_marks`): a stop half-way leaves a prefix
     of the day's events in arrival order, which readers refuse until a rerun appends the rest
     after it, as the uninterrupted append would have."""
-    writer = f"event store {scope}"
-    partition_marks.require_finished_writes(conn, own=(writer, partition_date))
+    if scope == "recon":
+        writer, reads = (
+            partition_marks.STORE_RECON,
+            (partition_marks.INGEST, partition_marks.STORE_STAGED),
+        )
+    else:
+        writer, reads = partition_marks.STORE_STAGED, (partition_marks.INGEST,)
+    partition_marks.require_finished_writes(conn, reads)
     collect_candidates(conn, sql, params)
     conn.execute("begin transaction")
     try:

@@ -100,7 +100,9 @@ def land_partition(
     conn.execute("begin transaction")
     try:
         previous = _forget_partition(conn, source, partition_date)
-        partition_marks.mark_started(conn, f"ingest {source}", partition_date, run_id, now)
+        partition_marks.mark_started(
+            conn, partition_marks.INGEST + source, partition_date, run_id, now
+        )
         _commit_batch(conn)
         registry = _Registry(source, partition_date)
         landed_here: dict[str, str] = {}
@@ -111,7 +113,7 @@ def land_partition(
             )  # fmt: skip
             report.files.append(outcome)
         registry.write(conn)
-        partition_marks.mark_finished(conn, f"ingest {source}", partition_date)
+        partition_marks.mark_finished(conn, partition_marks.INGEST + source, partition_date)
         conn.execute("commit")
     except BaseException:
         # What earlier batches committed stays, under the partition's mark, until a rerun.

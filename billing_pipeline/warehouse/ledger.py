@@ -128,7 +128,10 @@ def rate_book(conn: duckdb.DuckDBPyConnection) -> tuple[RateBook, list[str]]:
     When two files disagree on a date and pair, the later delivery wins (and is reported):
     a rates file is how treasury corrects a rate.
     """
-    partition_marks.require_finished_writes(conn)
+    # Rates come from raw.rates; its callers (FX rates, the ledger) read the staged events too.
+    partition_marks.require_finished_writes(
+        conn, (partition_marks.INGEST, partition_marks.STORE_STAGED)
+    )
     rows = conn.execute(
         "select rate_date, base_currency, quote_currency, rate, source_line from raw.rates "
         "qualify row_number() over (partition by rate_date, base_currency, quote_currency "
@@ -164,6 +167,7 @@ def rebuild_ledger(
     the rotating sample of an incremental run, since rebuilding the whole journal in memory
     to compare is exactly what would not fit."""
     ensure_ledger(conn)
+    partition_marks.require_finished_writes(conn)
     book, _ = rate_book(conn)
     plan = watermark.plan_run(conn, book, functional, rule, force_full=full)
     stamp = (watermark.settings_fingerprint(functional, rule), watermark.rates_fingerprint(conn))

@@ -61,12 +61,24 @@ def unfinished_writes(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, date, 
     ).fetchall()
 
 
+# Writers in the order a daily run calls them. A reader refuses the marks of the writers it
+# reads from; a writer's own rerun must not be refused by a mark that only a later step of the
+# same rerun can clear.
+INGEST = "ingest "
+STORE_STAGED = "event store staged"
+STORE_RECON = "event store recon"
+
+
 def require_finished_writes(
-    conn: duckdb.DuckDBPyConnection, own: tuple[str, date] | None = None
+    conn: duckdb.DuckDBPyConnection, writers: tuple[str, ...] | None = None
 ) -> None:
-    """Raise `UnfinishedWrite` if a mark is left, other than `own` (writer, partition date):
-    a writer rerun to complete its own partition."""
-    unfinished = [(w, d, r) for w, d, r in unfinished_writes(conn) if (w, d) != own]
+    """Raise `UnfinishedWrite` if a mark is left by a writer whose name starts with one of
+    `writers` (by any writer when None)."""
+    unfinished = [
+        (writer, day, run)
+        for writer, day, run in unfinished_writes(conn)
+        if writers is None or writer.startswith(writers)
+    ]
     if unfinished:
         listed = ", ".join(f"{writer} {day} (run {run})" for writer, day, run in unfinished)
         raise UnfinishedWrite(

@@ -242,3 +242,19 @@ def test_an_append_stopped_between_batches_is_refused_by_readers_and_its_rerun_c
     assert unfinished_writes(conn) == []
     assert _store_and_receipts(conn) == _store_and_receipts(whole)
     assert chain_violations(conn) == []
+
+
+def test_a_stopped_decisions_append_blocks_the_ledger_but_not_the_steps_that_precede_it(conn):
+    from billing_pipeline.domain.rounding import rounding_rule
+    from billing_pipeline.warehouse import partition_marks
+    from billing_pipeline.warehouse.ledger import rate_book, rebuild_ledger
+
+    day = date(2026, 10, 5)
+    _stage_event(conn, day, "f1", 1, "evt_a", 100)
+    partition_marks.mark_started(conn, partition_marks.STORE_RECON, day, "run1", NOW)
+
+    # The rerun of the day must get through the store and FX rates to reach recon again.
+    assert append_partition(conn, day, "UTC", "run2", NOW).appended == 1
+    rate_book(conn)
+    with pytest.raises(partition_marks.UnfinishedWrite, match="event store recon 2026-10-05"):
+        rebuild_ledger(conn, "EUR", rounding_rule("half_even"), "run2", NOW)
