@@ -183,18 +183,25 @@ def _staged_events(conn) -> list[tuple]:
     ).fetchall()
 
 
-def test_a_log_read_in_many_parts_stages_every_good_line_once_in_file_order(
-    conn, tmp_path, monkeypatch
-):
+def _log_landed_whole_then_read_in_small_parts(tmp_path, monkeypatch) -> duckdb.DuckDBPyConnection:
+    """Deliver a 23-line log (every 5th line bad) and land it whole into a fresh database,
+    returned for comparison; later landings read it in parts of 2 lines, staged 3 or more rows
+    at a time, so that inserts fall between parts."""
     from billing_pipeline.formats import events_jsonl
     from billing_pipeline.warehouse import landing
 
     _deliver(tmp_path, "events", "e.jsonl", _log(23, bad_every=5))
     whole = duckdb.connect()
     land_partition(whole, tmp_path, "events", DAY, "run1", NOW)
-    # Parts of 2 lines, staged 3 or more rows at a time: inserts fall between parts.
     monkeypatch.setattr(events_jsonl, "_CHUNK_ROWS", 2)
     monkeypatch.setattr(landing, "STAGE_ROWS", 3)
+    return whole
+
+
+def test_a_log_read_in_many_parts_stages_every_good_line_once_in_file_order(
+    conn, tmp_path, monkeypatch
+):
+    whole = _log_landed_whole_then_read_in_small_parts(tmp_path, monkeypatch)
 
     report = land_partition(conn, tmp_path, "events", DAY, "run1", NOW)
 
@@ -249,17 +256,11 @@ def _stop_at_insert(monkeypatch, number: int) -> None:
 def test_a_landing_stopped_between_batches_is_refused_by_readers_until_landed_again(
     conn, tmp_path, monkeypatch
 ):
-    from billing_pipeline.formats import events_jsonl
-    from billing_pipeline.warehouse import landing
     from billing_pipeline.warehouse.event_store import append_partition
     from billing_pipeline.warehouse.ledger import rate_book
     from billing_pipeline.warehouse.partition_marks import UnfinishedWrite, unfinished_writes
 
-    _deliver(tmp_path, "events", "e.jsonl", _log(23, bad_every=5))
-    whole = duckdb.connect()
-    land_partition(whole, tmp_path, "events", DAY, "run1", NOW)
-    monkeypatch.setattr(events_jsonl, "_CHUNK_ROWS", 2)
-    monkeypatch.setattr(landing, "STAGE_ROWS", 3)
+    whole = _log_landed_whole_then_read_in_small_parts(tmp_path, monkeypatch)
     _stop_at_insert(monkeypatch, 3)
 
     with pytest.raises(_Stop):
