@@ -337,7 +337,8 @@ def _store_new_events(conn, partition_date, run_id, now) -> None:
     """Chain and store the new events a window of arrival instants at a time, each window
     holding about `STORE_BATCH` of them, and commit each window. A window is selected by its
     instants, never sorted with its payloads: the event log comes about in time order, so the
-    candidates' zonemaps skip most of the others."""
+    candidates' zonemaps skip most of the others. Events that share an instant share a window,
+    so a window can hold more (a day's bank lines are all booked at its end: 836k at 10M)."""
     last = conn.execute(
         "select seq, chain_hash from store.events where seq = (select max(seq) from store.events)"
     ).fetchall()
