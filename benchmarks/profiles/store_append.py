@@ -5,11 +5,11 @@ python benchmarks/profiles/store_append.py WAREHOUSE DAY [REPEATS [TOP]]
 Inside a transaction that is rolled back (the append's own commits become no-ops), the day's
 events (and receipts) are deleted from a landed warehouse and the day is appended again, so
 every candidate is new, as in the run that first stored it; nothing is copied and nothing
-changes. Prints wall seconds, the events
-appended and the chain's last hash (equal across code versions when they chain alike). To
-compare two versions, run this alternately with each checkout on `PYTHONPATH` (how session 9
-measured the candidates' sort and the chain links: benchmarks/RESULTS.md). With TOP, the
-TOP slowest statements of the last repeat are printed too (`timed_connection`).
+changes. Prints wall seconds, the events appended and the chain's last hash (equal across
+code versions when they chain alike). To compare two versions, run this alternately with each
+checkout on `PYTHONPATH` (how session 9 measured the candidates' sort and the chain links:
+benchmarks/RESULTS.md). With TOP, the TOP slowest statements of the last repeat are printed
+too (`timed_connection`).
 """
 
 import sys
@@ -43,9 +43,9 @@ def append_again(
     try:
         conn.execute("delete from store.events where seq > ?", [cut])
         conn.execute("delete from store.event_receipts where partition_date >= ?", [day])
-        started = time.perf_counter() - collected
+        started = time.perf_counter()
         report = event_store._append(timed, day, "staged", "bench", NOW)
-        seconds = time.perf_counter() - started
+        seconds = collected + time.perf_counter() - started
         (last,) = conn.execute(
             "select chain_hash from store.events order by seq desc limit 1"
         ).fetchall()[0]

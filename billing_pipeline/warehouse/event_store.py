@@ -174,17 +174,18 @@ def append_decisions(
 STORE_BATCH = 8 * 122_880
 
 
+# scope -> (its writer's mark, the writers whose marks it refuses: those it reads from)
+_MARKS = {
+    "staged": (partition_marks.STORE_STAGED, (partition_marks.INGEST,)),
+    "recon": (partition_marks.STORE_RECON, (partition_marks.INGEST, partition_marks.STORE_STAGED)),
+}
+
+
 def _in_batches(conn, sql, params, partition_date, scope, run_id, now) -> AppendReport:
     """Append under the partition's mark (`partition_marks`): a stop half-way leaves a prefix
     of the day's events in arrival order, which readers refuse until a rerun appends the rest
     after it, as the uninterrupted append would have."""
-    if scope == "recon":
-        writer, reads = (
-            partition_marks.STORE_RECON,
-            (partition_marks.INGEST, partition_marks.STORE_STAGED),
-        )
-    else:
-        writer, reads = partition_marks.STORE_STAGED, (partition_marks.INGEST,)
+    writer, reads = _MARKS[scope]
     partition_marks.require_finished_writes(conn, reads)
     collect_candidates(conn, sql, params)
     conn.execute("begin transaction")
@@ -377,8 +378,7 @@ def _store_new_events(conn, partition_date, run_id, now) -> None:
             # which would hide the insert's own error (a racing append's primary key conflict).
             with contextlib.suppress(duckdb.Error):
                 conn.unregister("chain_links")
-        conn.execute("commit")
-        conn.execute("begin transaction")
+        partition_marks.commit_batch(conn)
 
 
 def _chain_links(conn, window: dict, next_seq: int, prev_hash: str) -> pa.Table:

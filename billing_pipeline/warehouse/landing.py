@@ -97,13 +97,12 @@ def land_partition(
     ensure_schema(conn)
     report = LandingReport(source, partition_date)
     files = partition_files(inbox, source, partition_date)
+    writer = partition_marks.INGEST + source
     conn.execute("begin transaction")
     try:
         previous = _forget_partition(conn, source, partition_date)
-        partition_marks.mark_started(
-            conn, partition_marks.INGEST + source, partition_date, run_id, now
-        )
-        _commit_batch(conn)
+        partition_marks.mark_started(conn, writer, partition_date, run_id, now)
+        partition_marks.commit_batch(conn)
         registry = _Registry(source, partition_date)
         landed_here: dict[str, str] = {}
         for path in files:
@@ -113,18 +112,13 @@ def land_partition(
             )  # fmt: skip
             report.files.append(outcome)
         registry.write(conn)
-        partition_marks.mark_finished(conn, partition_marks.INGEST + source, partition_date)
+        partition_marks.mark_finished(conn, writer, partition_date)
         conn.execute("commit")
     except BaseException:
         # What earlier batches committed stays, under the partition's mark, until a rerun.
         conn.execute("rollback")
         raise
     return report
-
-
-def _commit_batch(conn: duckdb.DuckDBPyConnection) -> None:
-    conn.execute("commit")
-    conn.execute("begin transaction")
 
 
 def _forget_partition(
@@ -368,7 +362,7 @@ class _StagedRows:
             _insert_staged(
                 self._conn, self._source, frame, valid, self._file_id, self._partition_date
             )
-            _commit_batch(self._conn)
+            partition_marks.commit_batch(self._conn)
 
 
 def _insert_staged(conn, source, frame, valid: pl.DataFrame, file_id, partition_date) -> None:

@@ -40,6 +40,12 @@ def mark_started(
     )
 
 
+def commit_batch(conn: duckdb.DuckDBPyConnection) -> None:
+    """Commit what a marked writer wrote so far and go on in a new transaction."""
+    conn.execute("commit")
+    conn.execute("begin transaction")
+
+
 def mark_finished(conn: duckdb.DuckDBPyConnection, writer: str, partition_date: date) -> None:
     conn.execute(
         "delete from ingest.unfinished_writes where writer = ? and partition_date = ?",
@@ -49,11 +55,11 @@ def mark_finished(conn: duckdb.DuckDBPyConnection, writer: str, partition_date: 
 
 def unfinished_writes(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, date, str]]:
     """(writer, partition date, run id) of every partition write that stopped half-way."""
-    exists = conn.execute(
+    ((exists,),) = conn.execute(
         "select count(*) from duckdb_tables() where database_name = current_database() "
         "and schema_name = 'ingest' and table_name = 'unfinished_writes'"
-    ).fetchone()
-    if not exists or not exists[0]:
+    ).fetchall()
+    if not exists:
         return []  # a warehouse from before batched writes: nothing can be half-written
     return conn.execute(
         "select writer, partition_date, run_id from ingest.unfinished_writes "
