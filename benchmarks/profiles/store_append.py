@@ -44,7 +44,9 @@ def append_again(
         conn.execute("delete from store.events where seq > ?", [cut])
         conn.execute("delete from store.event_receipts where partition_date >= ?", [day])
         started = time.perf_counter()
-        report = event_store._append(timed, day, "staged", "bench", NOW)
+        report = event_store._append(
+            timed, event_store._CANDIDATES, params, day, "staged", "bench", NOW
+        )
         seconds = collected + time.perf_counter() - started
         (last,) = conn.execute(
             "select chain_hash from store.events order by seq desc limit 1"

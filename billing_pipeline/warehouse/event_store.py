@@ -191,7 +191,7 @@ def _in_batches(conn, sql, params, partition_date, scope, run_id, now) -> Append
     conn.execute("begin transaction")
     try:
         partition_marks.mark_started(conn, writer, partition_date, run_id, now)
-        report = _append(conn, partition_date, scope, run_id, now)
+        report = _append(conn, sql, params, partition_date, scope, run_id, now)
         partition_marks.mark_finished(conn, writer, partition_date)
         conn.execute("commit")
     except BaseException:
@@ -201,25 +201,46 @@ def _in_batches(conn, sql, params, partition_date, scope, run_id, now) -> Append
 
 
 def collect_candidates(conn, candidates_sql: str, params: dict) -> None:
-    """The only copy of the day's payloads; every later step carries the candidate's `rowid`
-    (`pos`) instead, and the payload is joined back where it is written. Arrival order
-    (occurred_at, key, file, line) is sorted on narrow rows only (`receipts`, `_chain_links`):
-    sorting the payloads spilled 21 GB and more at 30M candidates under a 2 GB cap.
+    """The day's candidates without their payloads: keys, instants, payload hashes and lineage.
+    A payload is read again from its staged row only where it is written (`_with_payloads`):
+    copying the day's payloads here spilled ~19 GB at 30M candidates under a 1.5 GB cap, and
+    ran a disk full once. Arrival order (occurred_at, key, file, line) is sorted on these
+    narrow rows only (`receipts`, `_chain_links`).
 
-    Made outside the append's transaction: rows a transaction writes have provisional rowids
-    until it commits, and the append commits batch by batch."""
+    Made outside the append's transaction: a transaction holds memory outside DuckDB's cap for
+    every row it writes until it commits."""
     conn.execute(
         f"""
         create or replace temp table all_candidates as
-        select *, sha256(payload) as payload_hash from ({candidates_sql})
+        select idempotency_key, occurred_at, business_date, sha256(payload) as payload_hash,
+               source, file_id, source_line
+        from ({candidates_sql})
         """,
         params,
     )
 
 
-def _append(conn, partition_date, scope, run_id, now) -> AppendReport:
-    """Classify `all_candidates` (`collect_candidates`) against the store, store the new
-    events and write the receipts and quarantine rows."""
+def _with_payloads(candidates_sql: str, rows: str, window: bool = False) -> str:
+    """`rows` (a relation with idempotency_key, file_id, source_line) joined to their whole
+    candidates, payloads included, recomputed from the staged rows. With `window`, only the
+    candidates that occurred in [$low, $high) are read: the event log comes about in time
+    order, so its zonemaps skip the rest. A candidate is one (key, file, line): a line that
+    yields several events (a bank batch's details) gives each its own key."""
+    instants = (
+        "where occurred_at >= $low and occurred_at < coalesce($high, 'infinity'::timestamptz)"
+        if window
+        else ""
+    )
+    return f"""
+        {rows} r join (select * from ({candidates_sql}) {instants}) a
+        on a.idempotency_key = r.idempotency_key and a.file_id = r.file_id
+           and a.source_line is not distinct from r.source_line
+    """
+
+
+def _append(conn, candidates_sql, params, partition_date, scope, run_id, now) -> AppendReport:
+    """Classify `all_candidates` (collected by `collect_candidates` from `candidates_sql`)
+    against the store, store the new events and write the receipts and quarantine rows."""
     # Each scope (staged files, recon decisions) owns its receipts and conflicts of the day.
     own = "source = 'recon'" if scope == "recon" else "source != 'recon'"
     conn.execute(
@@ -253,8 +274,7 @@ def _append(conn, partition_date, scope, run_id, now) -> AppendReport:
         """
         create or replace temp table receipts as
         with candidates as (
-            select rowid as pos, idempotency_key, payload_hash, source, file_id, source_line,
-                   occurred_at
+            select idempotency_key, payload_hash, source, file_id, source_line, occurred_at
             from all_candidates
             where business_date between $first and $day + interval 1 day
         ), classified as (
@@ -268,7 +288,7 @@ def _append(conn, partition_date, scope, run_id, now) -> AppendReport:
             window keyed as (partition by c.idempotency_key
                              order by c.occurred_at, c.file_id, c.source_line)
         )
-        select pos, occurred_at, idempotency_key, payload_hash, source, file_id, source_line,
+        select occurred_at, idempotency_key, payload_hash, source, file_id, source_line,
             case
                 when stored_hash is not null and stored_file_id = file_id
                      and stored_line is not distinct from source_line then 'appended'
@@ -282,7 +302,7 @@ def _append(conn, partition_date, scope, run_id, now) -> AppendReport:
         """,
         dates,
     )
-    _store_new_events(conn, partition_date, run_id, now)
+    _store_new_events(conn, candidates_sql, params, partition_date, run_id, now)
     conn.execute(
         """
         insert into store.event_receipts
@@ -295,36 +315,32 @@ def _append(conn, partition_date, scope, run_id, now) -> AppendReport:
         """,
         {"day": partition_date},
     )
-    conn.execute(
-        """
-        insert into ingest.quarantine
-        select o.file_id, o.source, $day, coalesce(reg.path, o.file_id), o.source_line,
-               'ledger', o.reason, o.payload, $now, $run
-        from out_of_range o
-        left join (select distinct file_id, path from ingest.file_registry
-                   where status = 'landed') reg using (file_id)
-        """,
-        {"day": partition_date, "now": now, "run": run_id},
-    )
-    conn.execute(
-        """
-        insert into ingest.quarantine
-        select r.file_id, r.source, $day, coalesce(reg.path, r.file_id), r.source_line, 'ledger',
-               'conflicting payload for idempotency key ' || r.idempotency_key
-                   || ' (kept: the first one recorded)',
-               a.payload, $now, $run
-        from receipts r
-        join all_candidates a on a.rowid = r.pos
-        left join (select distinct file_id, path from ingest.file_registry
-                   where status = 'landed') reg on reg.file_id = r.file_id
-        where r.outcome = 'conflict'
-        """,
-        {"day": partition_date, "now": now, "run": run_id},
-    )
+    # Refused and conflicting candidates are quarantined with their payloads, read again from
+    # their staged rows (one more pass over the day, so only when there are any).
+    quarantined = """
+        select file_id, source, source_line, idempotency_key, reason from out_of_range
+        union all
+        select file_id, source, source_line, idempotency_key,
+               'conflicting payload for idempotency key ' || idempotency_key
+                   || ' (kept: the first one recorded)'
+        from receipts where outcome = 'conflict'
+    """
+    if conn.execute(f"select count(*) from ({quarantined})").fetchall()[0][0]:
+        conn.execute(
+            f"""
+            insert into ingest.quarantine
+            select r.file_id, r.source, $day, coalesce(reg.path, r.file_id), r.source_line,
+                   'ledger', r.reason, a.payload, $now, $run
+            from {_with_payloads(candidates_sql, f"({quarantined})")}
+            left join (select distinct file_id, path from ingest.file_registry
+                       where status = 'landed') reg on reg.file_id = r.file_id
+            """,
+            {**params, "day": partition_date, "now": now, "run": run_id},
+        )
     counts = dict(
         conn.execute("select outcome, count(*) from receipts group by outcome").fetchall()
     )
-    (refused,) = conn.execute("select count(*) from out_of_range").fetchone()
+    ((refused,),) = conn.execute("select count(*) from out_of_range").fetchall()
     return AppendReport(
         candidates=sum(counts.values()) + refused,
         appended=counts.get("new", 0) + counts.get("appended", 0),
@@ -334,11 +350,11 @@ def _append(conn, partition_date, scope, run_id, now) -> AppendReport:
     )
 
 
-def _store_new_events(conn, partition_date, run_id, now) -> None:
+def _store_new_events(conn, candidates_sql, params, partition_date, run_id, now) -> None:
     """Chain and store the new events a window of arrival instants at a time, each window
     holding about `STORE_BATCH` of them, and commit each window. A window is selected by its
     instants, never sorted with its payloads: the event log comes about in time order, so the
-    candidates' zonemaps skip most of the others. Events that share an instant share a window,
+    staged rows' zonemaps skip most of the others. Events that share an instant share a window,
     so a window can hold more (a day's bank lines are all booked at its end: 836k at 10M)."""
     last = conn.execute(
         "select seq, chain_hash from store.events where seq = (select max(seq) from store.events)"
@@ -360,18 +376,16 @@ def _store_new_events(conn, partition_date, run_id, now) -> None:
         conn.register("chain_links", chain)
         try:
             conn.execute(
-                """
+                f"""
                 insert into store.events
-                select chain.seq, a.idempotency_key, a.event_type, a.occurred_at,
+                select r.seq, a.idempotency_key, a.event_type, a.occurred_at,
                        a.business_date, a.aggregate_type, a.aggregate_id, a.payload,
-                       a.payload_hash, chain.prev, chain.hash, a.source, a.file_id,
+                       r.payload_hash, r.prev, r.hash, a.source, a.file_id,
                        a.source_line, $day, $now, $run
-                from chain_links chain join all_candidates a on a.rowid = chain.pos
-                where a.occurred_at >= $low
-                  and a.occurred_at < coalesce($high, 'infinity'::timestamptz)
-                order by chain.seq
+                from {_with_payloads(candidates_sql, "chain_links", window=True)}
+                order by r.seq
                 """,
-                {"day": partition_date, "now": now, "run": run_id, **window},
+                {**params, "day": partition_date, "now": now, "run": run_id, **window},
             )
         finally:
             # After a failed insert the transaction is aborted and unregistering raises too,
@@ -381,15 +395,20 @@ def _store_new_events(conn, partition_date, run_id, now) -> None:
         partition_marks.commit_batch(conn)
 
 
+# What a chain link carries to find its candidate again (`_with_payloads`) and store its hash.
+LINK_LINEAGE = ("idempotency_key", "file_id", "source_line", "payload_hash")
+
+
 def _chain_links(conn, window: dict, next_seq: int, prev_hash: str) -> pa.Table:
     """Chain the new events that occurred in [low, high) in arrival order after the link
-    `prev_hash`: (pos, seq, prev, hash). Sequential by nature, so it runs in Python, but
-    only the hashing itself is done per event: each message's tail (`|key|payload_hash`)
-    arrives as bytes built by DuckDB, and the hex digests leave as one buffer that both the
-    `prev` and `hash` columns slice (on a 1M-payment day, converting keys, hashes and links one
-    Python object at a time took twice as long as hashing them)."""
+    `prev_hash`: their `LINK_LINEAGE` with (seq, prev, hash). Sequential by nature, so it runs
+    in Python, but only the hashing itself is done per event: each message's tail
+    (`|key|payload_hash`) arrives as bytes built by DuckDB, and the hex digests leave as one
+    buffer that both the `prev` and `hash` columns slice (on a 1M-payment day, converting
+    keys, hashes and links one Python object at a time took twice as long as hashing them)."""
     new = conn.sql(
-        "select pos, encode('|' || idempotency_key || '|' || payload_hash) as tail from receipts "
+        "select idempotency_key, file_id, source_line, payload_hash, "
+        "encode('|' || idempotency_key || '|' || payload_hash) as tail from receipts "
         "where outcome = 'new' and occurred_at >= $low "
         "and occurred_at < coalesce($high, 'infinity'::timestamptz) "
         "order by occurred_at, idempotency_key, file_id, source_line",
@@ -415,7 +434,7 @@ def _chain_links(conn, window: dict, next_seq: int, prev_hash: str) -> pa.Table:
     prevs = pa.concat_arrays([pa.array([prev_hash], pa.large_string()), hashes]).slice(0, count)
     return pa.table(
         {
-            "pos": new.column("pos"),
+            **{name: new.column(name) for name in LINK_LINEAGE},
             "seq": pl.int_range(next_seq, next_seq + count, dtype=pl.Int64, eager=True).to_arrow(),
             "prev": prevs,
             "hash": hashes,

@@ -54,6 +54,10 @@ REVIEWED = {
     # ledger_writes: the module-constant revaluation predicate, the ledger's quarantine rows
     # found by content (ledger_scope), and the events relation `_quarantine` is handed.
     "revaluation", "LEDGER_QUARANTINE_EVENTS_BY_CONTENT", "events",
+    # event_store: the module-constant candidates joined back to their payloads, and the
+    # module-constant union of the rows it quarantines.
+    "_with_payloads(candidates_sql, 'chain_links', window=True)",
+    "_with_payloads(candidates_sql, f'({quarantined})')", "quarantined",
 }  # fmt: skip
 
 

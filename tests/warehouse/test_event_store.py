@@ -61,11 +61,31 @@ def test_same_key_same_payload_is_a_duplicate_and_different_payload_a_conflict(c
     assert [k for k, _ in stored] == ["evt_a", "evt_b"]
     assert json.loads(stored[0][1])["amount_minor"] == 100  # the first payload is kept
     quarantined = conn.execute(
-        "select line_no, reason from ingest.quarantine where stage = 'ledger'"
+        "select line_no, reason, raw_record from ingest.quarantine where stage = 'ledger'"
     ).fetchall()
-    assert quarantined == [
+    assert [(line, reason) for line, reason, _ in quarantined] == [
         (3, "conflicting payload for idempotency key evt_a (kept: the first one recorded)")
     ]
+    # The quarantine keeps the refused payload, read again from its own staged line.
+    assert json.loads(quarantined[0][2])["amount_minor"] == 999
+
+
+def test_an_event_dated_after_its_delivery_is_quarantined_with_its_own_line_and_payload(conn):
+    day = date(2026, 10, 5)
+    _stage_event(conn, day, "f1", 1, "evt_a", 100)
+    _stage_event(conn, date(2026, 10, 8), "f1", 2, "evt_b", 200)  # dated three days later
+    conn.execute("update raw.billing_events set partition_date = ?", [day])
+
+    report = append_partition(conn, day, "UTC", "run1", NOW)
+
+    assert (report.appended, report.out_of_range) == (1, 1)
+    assert conn.execute(
+        "select line_no, reason, raw_record from ingest.quarantine where stage = 'ledger'"
+    ).fetchall() == [
+        (2, "event dated 2026-10-08 after its delivery date 2026-10-05",
+         json.dumps({"event_id": "evt_b", "amount_minor": 200}, sort_keys=True))
+    ]  # fmt: skip
+    assert _receipts(conn) == {"appended": 1, "rejected": 1}
 
 
 def test_rerunning_a_partition_changes_nothing(conn):
