@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from billing_pipeline.formats import events_jsonl
+from billing_pipeline.warehouse import event_store
 from billing_pipeline.warehouse.event_store import GENESIS_HASH, chain_violations, ensure_store
 
 _EVENT = {
@@ -77,8 +78,13 @@ def _reference_violations(rows):
     return problems[:20]
 
 
-@pytest.mark.parametrize("tamper", ["none", "payload", "prev", "gap", "chain"])
-def test_set_based_chain_check_finds_what_the_sequential_walk_finds(tamper):
+@pytest.mark.parametrize("span", [None, 1, 2, 3])
+@pytest.mark.parametrize("tamper", ["none", "payload", "prev", "gap", "far", "chain"])
+def test_set_based_chain_check_finds_what_the_sequential_walk_finds(tamper, span, monkeypatch):
+    # The check runs span by span (`CHECK_SPAN`); a span of 1, 2 or 3 puts a boundary
+    # between every pair of links, and beside each tampered one.
+    if span is not None:
+        monkeypatch.setattr(event_store, "CHECK_SPAN", span)
     conn = duckdb.connect()
     ensure_store(conn)
     prev, rows = GENESIS_HASH, []
@@ -95,6 +101,9 @@ def test_set_based_chain_check_finds_what_the_sequential_walk_finds(tamper):
     elif tamper == "gap":
         for row in rows[4:]:
             row[0] += 1
+    elif tamper == "far":  # a gap far wider than a span: the check jumps it
+        for row in rows[4:]:
+            row[0] += 10**12
     elif tamper == "chain":
         rows[5][5] = "0" * 64
     for seq, key, payload, payload_hash, prev_hash, link in rows:
@@ -108,7 +117,10 @@ def test_set_based_chain_check_finds_what_the_sequential_walk_finds(tamper):
     assert (expected == []) == (tamper == "none")
 
 
-def test_checking_since_a_verified_event_finds_later_tampering_only():
+@pytest.mark.parametrize("span", [None, 1, 2])
+def test_checking_since_a_verified_event_finds_later_tampering_only(span, monkeypatch):
+    if span is not None:
+        monkeypatch.setattr(event_store, "CHECK_SPAN", span)
     conn = duckdb.connect()
     ensure_store(conn)
     prev = GENESIS_HASH
