@@ -135,11 +135,19 @@ def ensure_store(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(STORE_DDL)
 
 
+# A decision's line is its rank by key among the date's decisions. The rank is taken over the
+# keys alone: the payloads are read once per window of instants (`_with_payloads`), and a
+# filter on instants cannot pass below a window function over the rows it filters.
 _DECISIONS = """
-select idempotency_key, event_type, occurred_at, business_date, aggregate_type, aggregate_id,
-       payload, 'recon' as source, 'recon:' || as_of::varchar as file_id,
-       row_number() over (order by idempotency_key) as source_line
-from recon_store.decisions where as_of = $day
+with ranked as (
+    select rowid as decision, row_number() over (order by idempotency_key) as source_line
+    from recon_store.decisions where as_of = $day
+)
+select d.idempotency_key, d.event_type, d.occurred_at, d.business_date, d.aggregate_type,
+       d.aggregate_id, d.payload, 'recon' as source, 'recon:' || d.as_of::varchar as file_id,
+       ranked.source_line
+from recon_store.decisions d join ranked on ranked.decision = d.rowid
+where d.as_of = $day
 """
 
 
@@ -207,8 +215,9 @@ def collect_candidates(conn, candidates_sql: str, params: dict) -> None:
     ran a disk full once. Arrival order (occurred_at, key, file, line) is sorted on these
     narrow rows only (`receipts`, `_chain_links`).
 
-    Made outside the append's transaction: a transaction holds memory outside DuckDB's cap for
-    every row it writes until it commits."""
+    Made before the append's transaction begins, so that the transaction holds none of it: a
+    DuckDB transaction holds the rows it writes until it commits (benchmarks/RESULTS.md,
+    session 13)."""
     conn.execute(
         f"""
         create or replace temp table all_candidates as

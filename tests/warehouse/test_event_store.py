@@ -278,3 +278,36 @@ def test_a_stopped_decisions_append_blocks_the_ledger_but_not_the_steps_that_pre
     rate_book(conn)
     with pytest.raises(partition_marks.UnfinishedWrite, match="event store recon 2026-10-05"):
         rebuild_ledger(conn, "EUR", rounding_rule("half_even"), "run2", NOW)
+
+
+def test_decisions_appended_window_by_window_are_lined_by_key_rank_with_their_payloads(
+    conn, monkeypatch
+):
+    from billing_pipeline.recon import store as recon_store
+    from billing_pipeline.warehouse.event_store import append_decisions
+
+    recon_store.ensure_tables(conn)
+    day = date(2026, 10, 5)
+    # Keys out of instant order, two windows of two and one of one (STORE_BATCH = 2).
+    decisions = [("recon:c", 9), ("recon:a", 10), ("recon:e", 11), ("recon:b", 12), ("recon:d", 13)]
+    for key, hour in decisions:
+        conn.execute(
+            "insert into recon_store.decisions values (?, ?, 'recon.settled', ?, ?, 'payment', "
+            "'pay_1', ?, 'recon', 'run1')",
+            [day, key, datetime(2026, 10, 5, hour, tzinfo=UTC), day, json.dumps({"k": key})],
+        )
+    monkeypatch.setattr(event_store, "STORE_BATCH", 2)
+
+    report = append_decisions(conn, day, "run1", NOW)
+    again = append_decisions(conn, day, "run2", NOW)
+
+    assert (report.appended, again.appended, again.duplicates) == (5, 5, 0)
+    stored = conn.execute(
+        "select idempotency_key, file_id, source_line, payload from store.events order by seq"
+    ).fetchall()
+    assert stored == [
+        (key, "recon:2026-10-05", sorted(k for k, _ in decisions).index(key) + 1,
+         json.dumps({"k": key}))
+        for key, _ in decisions
+    ]  # fmt: skip
+    assert chain_violations(conn) == []

@@ -21,7 +21,14 @@ def model(dbt, session):
     dbt.config(materialized="table", schema="receivables")
     [(last,)] = session.execute("select max(partition_date) from store.events").fetchall()
     # Nothing due converts to nothing: only amounts > 0 need a rate.
-    versions = dbt.ref("invoice_versions").filter("amount_due_minor > 0").pl()
+    # Only the columns the spine needs leave DuckDB: the whole mart as a frame held every
+    # version's ids and states in the dbt process as well.
+    versions = (
+        dbt.ref("invoice_versions")
+        .filter("amount_due_minor > 0")
+        .project("known_from, valid_to, currency, amount_due_minor")
+        .pl()
+    )
     # The same date spine as invoice_aging: each version from its date until the next one.
     days = versions.select(
         "currency",
