@@ -82,7 +82,51 @@ def refold_after(conn: duckdb.DuckDBPyConnection, existing: str | None) -> int:
 def versions_frame(conn: duckdb.DuckDBPyConnection, since: int) -> pl.DataFrame:
     """Every version of each invoice whose history names an event stored after `since`."""
     [(newest,)] = conn.execute(_NEWEST).fetchall()
-    frame = versions_of_history(query_frame(conn, _HISTORY, {"since": since}))
+    return _versions(query_frame(conn, _HISTORY, {"since": since}), newest)
+
+
+# A build refolds its invoices about this many history rows at a time, each batch a bucket of
+# invoice ids, and leaves the versions in DuckDB: a first build of a 10M-payment day held every
+# invoice's history and versions in the dbt process at once.
+BATCH_HISTORY_ROWS = 1_000_000
+
+
+def versions_relation(
+    conn: duckdb.DuckDBPyConnection, since: int, batch_rows: int = BATCH_HISTORY_ROWS
+) -> duckdb.DuckDBPyRelation:
+    """`versions_frame` as a relation over a temp table, built a bucket of invoices at a time
+    (an invoice's versions depend on its own history only)."""
+    [(newest,)] = conn.execute(_NEWEST).fetchall()
+    conn.execute(
+        f"create or replace temp table invoice_history_to_fold as {_HISTORY}", {"since": since}
+    )
+    [(rows,)] = conn.execute("select count(*) from invoice_history_to_fold").fetchall()
+    buckets = max(1, -(-rows // batch_rows))
+    for bucket in range(buckets):
+        history = query_frame(
+            conn,
+            "select * from invoice_history_to_fold where hash(invoice_id) % $buckets = $bucket",
+            {"buckets": buckets, "bucket": bucket},
+        )
+        conn.register("invoice_versions_batch", _versions(history, newest).to_arrow())
+        try:
+            if bucket == 0:
+                conn.execute(
+                    "create or replace temp table invoice_versions_folded as "
+                    "select * from invoice_versions_batch"
+                )
+            else:
+                conn.execute(
+                    "insert into invoice_versions_folded select * from invoice_versions_batch"
+                )
+        finally:
+            conn.unregister("invoice_versions_batch")
+    conn.execute("drop table invoice_history_to_fold")
+    return conn.table("invoice_versions_folded")
+
+
+def _versions(history: pl.DataFrame, newest: int) -> pl.DataFrame:
+    frame = versions_of_history(history)
     # A version holds until the invoice's next one (exclusive); the last one for ever (null).
     return frame.with_columns(
         valid_to=pl.col("known_from").shift(-1).over("invoice_id", order_by="known_from"),

@@ -19,7 +19,11 @@ import pytest
 
 from billing_pipeline.domain.invoices import aging_bucket
 from billing_pipeline.domain.rounding import convert_minor
-from billing_pipeline.receivables.version_builds import EVERYTHING, versions_frame
+from billing_pipeline.receivables.version_builds import (
+    EVERYTHING,
+    versions_frame,
+    versions_relation,
+)
 from billing_pipeline.sample import generate_world
 
 pytestmark = pytest.mark.e2e
@@ -169,6 +173,20 @@ def test_invoice_versions_built_incrementally_equal_a_fold_of_all_history(world)
     assert len(builds) == 2
     latest = builds.sort("built_through_seq")["invoices"][-1].to_list()
     assert LATE_INVOICE in latest and len(latest) < built["invoice_id"].n_unique()
+
+
+def test_invoice_versions_folded_a_bucket_of_invoices_at_a_time_equal_one_fold_of_all(world):
+    root, _ = world
+    with duckdb.connect(str(root / "warehouse" / "billing.duckdb")) as conn:
+        whole = versions_frame(conn, EVERYTHING)
+        # Batches of ~10 history rows: several buckets, each a few invoices whole.
+        batched = versions_relation(conn, EVERYTHING, batch_rows=10).pl()
+        [(rows,)] = conn.execute("select count(*) from ledger_store.invoice_history").fetchall()
+    assert rows > 30, "enough history for several buckets"
+    key = ["invoice_id", "known_from"]
+    # (the same instants; DuckDB may hand UTC back as "Etc/UTC")
+    utc = pl.col("state_since").dt.convert_time_zone("UTC")
+    assert batched.with_columns(utc).sort(key).equals(whole.with_columns(utc).sort(key))
 
 
 def test_aging_equals_the_receivables_the_ledger_knew_on_every_date(world):

@@ -7,7 +7,7 @@ incrementally: only invoices an event reached since the last build are refolded
 (billing_pipeline/receivables/version_builds.py).
 """
 
-from billing_pipeline.receivables.version_builds import EVERYTHING, refold_after, versions_frame
+from billing_pipeline.receivables.version_builds import EVERYTHING, refold_after, versions_relation
 
 
 def model(dbt, session):
@@ -21,4 +21,4 @@ def model(dbt, session):
     dbt.source("ledger_store", "invoice_history")
     dbt.source("store", "events")
     since = refold_after(session, str(dbt.this)) if dbt.is_incremental else EVERYTHING
-    return versions_frame(session, since)
+    return versions_relation(session, since)
