@@ -1,10 +1,11 @@
 """A first build of the invoice versions on a warehouse, in a fresh process: wall, CPU, peak RSS.
 
-python benchmarks/profiles/invoice_versions_build.py WAREHOUSE frame|relation
+python benchmarks/profiles/invoice_versions_build.py WAREHOUSE frame|relation [BATCH_ROWS]
 
 `frame` folds every invoice into one polars frame (`versions_frame`, what the dbt model
 returned until session 15); `relation` folds them a bucket at a time into a temp table
-(`versions_relation`, what it returns now) and counts the rows. Both read the warehouse only.
+(`versions_relation`, what it returns now; BATCH_ROWS history rows a bucket, default
+`BATCH_HISTORY_ROWS`) and counts the rows. Both read the warehouse only.
 DuckDB gets the pipeline's settings (BILLING_DUCKDB_MEMORY_LIMIT), as dbt's profile does.
 """
 
@@ -15,6 +16,7 @@ import time
 import duckdb
 
 from billing_pipeline.receivables.version_builds import (
+    BATCH_HISTORY_ROWS,
     EVERYTHING,
     versions_frame,
     versions_relation,
@@ -29,7 +31,8 @@ if __name__ == "__main__":
         versions = versions_frame(conn, EVERYTHING)
         rows, invoices = versions.height, versions["invoice_id"].n_unique()
     else:
-        versions = versions_relation(conn, EVERYTHING)
+        batch = int(sys.argv[3]) if len(sys.argv) > 3 else BATCH_HISTORY_ROWS
+        versions = versions_relation(conn, EVERYTHING, batch)
         [(rows, invoices)] = versions.aggregate("count(*), count(distinct invoice_id)").fetchall()
     wall, cpu = time.time() - wall, time.process_time() - cpu
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024

@@ -88,7 +88,7 @@ def versions_frame(conn: duckdb.DuckDBPyConnection, since: int) -> pl.DataFrame:
 # A build refolds its invoices about this many history rows at a time, each batch a bucket of
 # invoice ids, and leaves the versions in DuckDB: a first build of a 10M-payment day held every
 # invoice's history and versions in the dbt process at once.
-BATCH_HISTORY_ROWS = 1_000_000
+BATCH_HISTORY_ROWS = 500_000
 
 
 def versions_relation(
