@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import math
 
 import duckdb
 import polars as pl
@@ -101,7 +102,7 @@ def versions_relation(
         f"create or replace temp table invoice_history_to_fold as {_HISTORY}", {"since": since}
     )
     [(rows,)] = conn.execute("select count(*) from invoice_history_to_fold").fetchall()
-    buckets = max(1, -(-rows // batch_rows))
+    buckets = max(1, math.ceil(rows / batch_rows))
     for bucket in range(buckets):
         history = query_frame(
             conn,

@@ -324,6 +324,10 @@ def _append(conn, candidates_sql, params, partition_date, scope, run_id, now) ->
         """,
         {"day": partition_date},
     )
+    counts = dict(
+        conn.execute("select outcome, count(*) from receipts group by outcome").fetchall()
+    )
+    ((refused,),) = conn.execute("select count(*) from out_of_range").fetchall()
     # Refused and conflicting candidates are quarantined with their payloads, read again from
     # their staged rows (one more pass over the day, so only when there are any).
     quarantined = """
@@ -334,7 +338,7 @@ def _append(conn, candidates_sql, params, partition_date, scope, run_id, now) ->
                    || ' (kept: the first one recorded)'
         from receipts where outcome = 'conflict'
     """
-    if conn.execute(f"select count(*) from ({quarantined})").fetchall()[0][0]:
+    if refused or counts.get("conflict"):
         conn.execute(
             f"""
             insert into ingest.quarantine
@@ -346,10 +350,6 @@ def _append(conn, candidates_sql, params, partition_date, scope, run_id, now) ->
             """,
             {**params, "day": partition_date, "now": now, "run": run_id},
         )
-    counts = dict(
-        conn.execute("select outcome, count(*) from receipts group by outcome").fetchall()
-    )
-    ((refused,),) = conn.execute("select count(*) from out_of_range").fetchall()
     return AppendReport(
         candidates=sum(counts.values()) + refused,
         appended=counts.get("new", 0) + counts.get("appended", 0),
