@@ -54,7 +54,9 @@ class TimedConnection:
 
     def execute(self, sql: str, *args, **kwargs):
         if not self._own_transactions and sql.strip().lower() in ("begin transaction", "commit"):
-            return self._conn.execute("select 1")
+            # Fetched whole: DuckDB refuses the next statement while a result is unread.
+            self._conn.execute("select 1").fetchall()
+            return self._conn
         start = time.perf_counter()
         result = self._conn.execute(sql, *args, **kwargs)
         self.record(time.perf_counter() - start, _head(sql))

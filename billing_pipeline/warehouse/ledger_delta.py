@@ -61,27 +61,41 @@ def compute_delta(
     entries = with_sources(conn, entries, events="ledger_fact_scope")
     columns = _journal_columns(conn)
     entries = entries.select(columns)
+    posted = [c for c in columns if c not in ("partition_date", "source_line", "source_file")]
+    # Realized FX is what foreign-currency lines leave in the functional currency
+    # (`fx_postings.realized_lines`); a line in the functional currency never moves it. So the
+    # items redone are those with a foreign line among the dirty facts' old or new lines, and
+    # only their foreign lines are read back: a third of the journal's lines, not all of it.
+    foreign = {"functional": functional}
     old_items = conn.sql(
         "select distinct fx_item from ledger_store.journal_lines "
-        f"where not ({DERIVED}) and fx_item is not null "
-        "and event_id in (select event_id from ledger_dirty_events)"
+        f"where not ({DERIVED}) and fx_item is not null and currency != $functional "
+        "and event_id in (select event_id from ledger_dirty_events)",
+        params=foreign,
     ).pl()
-    items = pl.concat([old_items, entries.select("fx_item").drop_nulls()]).unique()
+    foreign_entries = entries.filter(pl.col("currency") != functional)
+    items = pl.concat([old_items, foreign_entries.select("fx_item").drop_nulls()]).unique()
     conn.register("ledger_delta_items", items.to_arrow())
     try:
         others = conn.sql(
-            "select * from ledger_store.journal_lines "
-            f"where not ({DERIVED}) and fx_item in (select fx_item from ledger_delta_items) "
-            "and event_id not in (select event_id from ledger_dirty_events)"
+            f"select {', '.join(posted)} from ledger_store.journal_lines "
+            f"where not ({DERIVED}) and currency != $functional "
+            "and fx_item in (select fx_item from ledger_delta_items) "
+            "and event_id not in (select event_id from ledger_dirty_events)",
+            params=foreign,
         ).pl()
     finally:
         conn.unregister("ledger_delta_items")
     on_items = pl.concat(
-        [others, entries.filter(pl.col("fx_item").is_in(items["fx_item"].implode()))],
+        [
+            others,
+            foreign_entries.filter(pl.col("fx_item").is_in(items["fx_item"].implode())).select(
+                posted
+            ),
+        ],
         how="vertical_relaxed",
     )
-    posted = [c for c in columns if c not in ("partition_date", "source_line", "source_file")]
-    realized = fx_postings.realized_lines(on_items.select(posted), functional, posted)
+    realized = fx_postings.realized_lines(on_items, functional, posted)
     realized = with_sources(conn, realized).select(columns)
     revaluation, revaluation_problems = _revaluation(
         conn, entries, realized, items, book, functional, rule, posted

@@ -40,7 +40,9 @@ _INVOICE_EVENT = "(event_type like 'invoice.%' or event_type = 'recon.cash_appli
 # The ledger's quarantine rows carry the event's file, line and payload, not its key or seq.
 # Matched against the whole store, that reads every stored event's file and line: 1-3 s a
 # chunk at 12M events. `ledger_store.quarantined_events` names the seqs of the events they
-# are about (written and deleted with them, `ledger_writes`), so only those are read.
+# are about (written and deleted with them, `ledger_writes`): a run reads that index, with
+# each event's key from the copies, and fetches the rows themselves (`quarantine_rows`) only
+# for the few it rewrites. Fetching every indexed event's payload each chunk was ~1 s of it.
 _QUARANTINE_MATCH = """
 with e as materialized (__EVENTS__)
 select e.idempotency_key as event_id, e.seq, q.reason, q.file_id, q.line_no, q.raw_record
@@ -49,13 +51,20 @@ join e on q.file_id = e.file_id and q.line_no is not distinct from e.source_line
       and q.raw_record = e.payload
 where q.stage = 'ledger' and (q.reason like 'lifecycle:%' or q.reason like 'posting:%')
 """
-# Materialized: left to itself, the planner joins the whole store to the quarantine first.
-LEDGER_QUARANTINE_EVENTS = _QUARANTINE_MATCH.replace(
-    "__EVENTS__",
-    "from store.events where seq in (select seq from ledger_store.quarantined_events)",
-)
+LEDGER_QUARANTINED = f"""
+select k.idempotency_key as event_id, i.seq, i.reason
+from ledger_store.quarantined_events i join {KEYS} k using (seq)
+"""
 # The same rows found the slow way: what fills the index of a warehouse that predates it.
 LEDGER_QUARANTINE_EVENTS_BY_CONTENT = _QUARANTINE_MATCH.replace("__EVENTS__", "from store.events")
+
+
+def quarantine_rows(seqs: str) -> str:
+    """The ledger's quarantine rows about the stored events whose seqs `seqs` (a relation
+    with a column `seq`) lists, with their events' keys and seqs."""
+    # Materialized: left to itself, the planner joins the whole store to the quarantine first.
+    events = f"from store.events where seq in (select seq from {seqs})"
+    return _QUARANTINE_MATCH.replace("__EVENTS__", events)
 
 
 def scope_new_events(conn: duckdb.DuckDBPyConnection, since_seq: int, upto_seq: int) -> None:
@@ -202,9 +211,9 @@ def _split_resumable(conn: duckdb.DuckDBPyConnection, since: int, upto: int) -> 
 def _dirty(conn: duckdb.DuckDBPyConnection) -> None:
     """The events to re-post, with their seq: events are fetched from the store by seq, which
     its zone maps answer, not by their string keys, which means reading every stored key.
-    The ledger's quarantine rows are matched to their events once (`ledger_quarantined`):
+    The ledger's quarantine rows are listed once, from their index (`ledger_quarantined`):
     the write swaps them from there."""
-    conn.execute(f"create or replace temp table ledger_quarantined as {LEDGER_QUARANTINE_EVENTS}")
+    conn.execute(f"create or replace temp table ledger_quarantined as {LEDGER_QUARANTINED}")
     conn.execute(
         f"""
         create or replace temp table ledger_refold_events as

@@ -17,7 +17,10 @@ import pyarrow as pa
 
 from billing_pipeline.warehouse import ledger_watermark as watermark
 from billing_pipeline.warehouse.ledger_delta import REVALUATION_TYPES, Delta
-from billing_pipeline.warehouse.ledger_scope import LEDGER_QUARANTINE_EVENTS_BY_CONTENT
+from billing_pipeline.warehouse.ledger_scope import (
+    LEDGER_QUARANTINE_EVENTS_BY_CONTENT,
+    quarantine_rows,
+)
 from billing_pipeline.warehouse.lifecycles import Folded, InvoiceStep
 
 
@@ -159,15 +162,18 @@ def write_delta(conn, delta: Delta, run_id, now, plan, stamp) -> None:
     conn.execute(
         """
         create or replace temp table ledger_requarantined as
-        select * from ledger_quarantined
+        select seq, reason from ledger_quarantined
         where (reason like 'lifecycle:%'
                and event_id in (select event_id from ledger_refold_events))
            or (reason like 'posting:%' and event_id in (select event_id from ledger_dirty_events))
         """
     )
     conn.execute(
-        """
-        delete from ingest.quarantine q using ledger_requarantined l
+        f"""
+        delete from ingest.quarantine q using (
+            select m.* from ({quarantine_rows("ledger_requarantined")}) m
+            semi join ledger_requarantined r on r.seq = m.seq and r.reason = m.reason
+        ) l
         where q.stage = 'ledger' and q.reason = l.reason and q.file_id = l.file_id
           and q.line_no is not distinct from l.line_no and q.raw_record = l.raw_record
         """

@@ -38,7 +38,7 @@ REVIEWED = {
     "', '.join(keep)", "REVALUATION_TYPES", "DERIVED", "monetary_sql('account')",
     "PAYMENT_RESUME", "INVOICE_RESUME", "PAYMENT_SCOPE", "INVOICE_SCOPE", "_PAYMENT_KEY",
     "_INVOICE_KEY", "_INVOICE_EVENT", "order", "out_of_order", "PAYMENT_MOVES",
-    "LEDGER_QUARANTINE_EVENTS", "key", "where", "resume", "touched", "scope", "invoice_table",
+    "LEDGER_QUARANTINED", "key", "where", "resume", "touched", "scope", "invoice_table",
     "payment_table", "stored_sql", "per_key.format(extra='')", "kind",
     "per_key.format(extra=', bool_or(new and invoice_id is not null) as new_invoice, "
     "bool_or(new and customer_id is not null) as new_customer')",
@@ -54,6 +54,9 @@ REVIEWED = {
     # ledger_writes: the module-constant revaluation predicate, the ledger's quarantine rows
     # found by content (ledger_scope), and the events relation `_quarantine` is handed.
     "revaluation", "LEDGER_QUARANTINE_EVENTS_BY_CONTENT", "events",
+    # ledger_writes: the quarantine rows of the module-constant temp table of rewritten
+    # events; ledger_delta: the journal's own column names.
+    "quarantine_rows('ledger_requarantined')", "', '.join(posted)",
     # event_store: the module-constant candidates joined back to their payloads, and the
     # module-constant union of the rows it quarantines.
     "_with_payloads(candidates_sql, 'chain_links', window=True)",
