@@ -214,13 +214,16 @@ def _dirty(conn: duckdb.DuckDBPyConnection) -> None:
     The ledger's quarantine rows are listed once, from their index (`ledger_quarantined`):
     the write swaps them from there."""
     conn.execute(f"create or replace temp table ledger_quarantined as {LEDGER_QUARANTINED}")
+    # Each dirty event carries its type and processor keys, so that the fact scope below
+    # finds their settlement lines and payment moves in one pass over the copies.
+    carried = "seq, idempotency_key as event_id, event_type, processor, processor_ref"
     conn.execute(
         f"""
         create or replace temp table ledger_refold_events as
-        select seq, idempotency_key as event_id from {KEYS}
+        select {carried} from {KEYS}
         where event_type like 'payment.%' and {_PAYMENT_KEY} in (select key from {PAYMENT_SCOPE})
         union
-        select seq, idempotency_key from {KEYS}
+        select {carried} from {KEYS}
         where {_INVOICE_EVENT} and {_INVOICE_KEY} in (select key from {INVOICE_SCOPE})
         """
     )
@@ -231,34 +234,30 @@ def _dirty(conn: duckdb.DuckDBPyConnection) -> None:
             select distinct processor, processor_ref from ledger_new_events
             where event_type in {PAYMENT_MOVES} or event_type like 'settlement.%'
         )
-        select event_id, seq from ledger_refold_events
+        from ledger_refold_events
         union
-        select idempotency_key, seq from ledger_new_events
+        select {carried} from ledger_new_events
         union
-        select e.idempotency_key, e.seq from {KEYS} e
-        join moved m on m.processor = e.processor and m.processor_ref = e.processor_ref
-        where e.event_type in {PAYMENT_MOVES}
+        select {carried} from {KEYS} semi join moved using (processor, processor_ref)
+        where event_type in {PAYMENT_MOVES}
         union
-        select event_id, seq from ledger_quarantined where reason like 'posting:%'
+        select {carried} from {KEYS}
+        where seq in (select seq from ledger_quarantined where reason like 'posting:%')
         """
     )
+    # The dirty events' facts, plus the settlement lines and payment moves their items are
+    # matched against (same processor and reference as a dirty payment move): one pass.
     conn.execute(
         f"""
         create or replace temp table ledger_fact_scope as
         with keys as (
-            select distinct processor, processor_ref from {KEYS}
+            select distinct processor, processor_ref from ledger_dirty_events
             where event_type in {PAYMENT_MOVES}
-              and seq in (select seq from ledger_dirty_events)
-        ),
-        matched as (
-            select e.seq from {KEYS} e
-            join keys k on k.processor = e.processor and k.processor_ref = e.processor_ref
-            where (e.event_type in {PAYMENT_MOVES} or e.event_type like 'settlement.%')
-              and e.seq not in (select seq from ledger_dirty_events)
         )
-        select * from {KEYS}
-        where seq in (select seq from ledger_dirty_events) and {FACT_EVENTS_SQL}
-        union all
-        select * from {KEYS} where seq in (select seq from matched)
+        select e.* from {KEYS} e
+        left join keys k on k.processor = e.processor and k.processor_ref = e.processor_ref
+        where (e.seq in (select seq from ledger_dirty_events) and {FACT_EVENTS_SQL})
+           or ((e.event_type in {PAYMENT_MOVES} or e.event_type like 'settlement.%')
+               and k.processor is not null)
         """
     )
