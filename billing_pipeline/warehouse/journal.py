@@ -127,14 +127,32 @@ def build_facts(
         ledger_keys.refresh(conn)
         events = ledger_keys.KEYS
     facts = query_frame(conn, _FACT_SQL.replace("__EVENTS__", events))
-    effects = pl.DataFrame(
-        [(k, -r, c) for k, (r, c) in folded.invoice_effects.items()],
-        schema={"event_id": pl.Utf8, "receivable_down": pl.Int64, "credit_up": pl.Int64},
-        orient="row",
+    schema = {"event_id": pl.Utf8, "receivable_down": pl.Int64, "credit_up": pl.Int64}
+    effects = pl.concat(
+        [
+            pl.DataFrame(
+                [(k, -r, c) for k, (r, c) in folded.invoice_effects.items()],
+                schema=schema,
+                orient="row",
+            ),
+            *(
+                frame.select(
+                    "event_id",
+                    receivable_down=-pl.col("receivable_delta_minor"),
+                    credit_up="customer_credit_delta_minor",
+                ).cast(schema)
+                for frame in folded.invoice_effect_frames
+            ),
+        ]
     )
     # Membership only: unsorted (sorting 500k ids cost a second).
-    accepted = pl.Series(list(folded.accepted_payment_events), dtype=pl.Utf8)
-    invoice_accepted = pl.Series(list(folded.invoice_effects), dtype=pl.Utf8)
+    accepted = pl.concat(
+        [
+            pl.Series(list(folded.accepted_payment_events), dtype=pl.Utf8),
+            *(frame["event_id"].cast(pl.Utf8) for frame in folded.accepted_payment_frames),
+        ]
+    )
+    invoice_accepted = effects["event_id"]
     facts = facts.join(effects, on="event_id", how="left")
     is_payment = pl.col("fact_type").str.starts_with("payment.")
     is_invoice = pl.col("fact_type").str.starts_with("invoice.")

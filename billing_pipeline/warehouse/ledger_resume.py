@@ -92,7 +92,7 @@ def _resume_payments(conn, folded: Folded, window: dict) -> list[invoices.Invoic
     fold = payment_frames.fold_frames(stored, events)
     folded.payment_state_frames.append(fold.states)
     folded.payment_history_frames.append(fold.history)
-    folded.accepted_payment_events.update(fold.history["event_id"].to_list())
+    folded.accepted_payment_frames.append(fold.history.select("event_id"))
     folded.resumed_payments.update(fold.states["payment_id"].to_list())
     folded.rejections.extend(
         Rejection(event_id, f"payment {payment_id}", reason)
@@ -157,10 +157,10 @@ def resume(conn: duckdb.DuckDBPyConnection, folded: Folded, since: int, upto: in
     window = {"since": since, "upto": upto}
     card_applications = _resume_payments(conn, folded, window)
     by_invoice: dict[str | None, list[invoices.InvoiceEvent]] = {}
-    for values in (cursor := conn.execute(_INVOICE_RESUME, window)).fetchall():
-        event = invoices.InvoiceEvent.from_row(
-            dict(zip([d[0] for d in cursor.description], values, strict=True))
-        )
+    cursor = conn.execute(_INVOICE_RESUME, window)
+    assert tuple(d[0] for d in cursor.description) == invoices.EVENT_COLUMNS  # positional rows
+    for values in cursor.fetchall():
+        event = invoices.InvoiceEvent(*values)
         by_invoice.setdefault(event.invoice_id, []).append(event)
     for event in card_applications:
         by_invoice.setdefault(event.invoice_id, []).append(event)

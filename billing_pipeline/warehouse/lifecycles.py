@@ -132,6 +132,12 @@ class Folded:
     # `payment_history`, kept as frames because they are written as frames.
     payment_state_frames: list[pl.DataFrame] = field(default_factory=list)
     payment_history_frames: list[pl.DataFrame] = field(default_factory=list)
+    # More accepted payment events (column event_id) and invoice effects (event_id,
+    # receivable_delta_minor, customer_credit_delta_minor), kept as frames: those of the frame
+    # fold, and the stored ones an incremental run reads back (`ledger_delta`). Posting wants
+    # frames, so a million ids need not become Python strings and back.
+    accepted_payment_frames: list[pl.DataFrame] = field(default_factory=list)
+    invoice_effect_frames: list[pl.DataFrame] = field(default_factory=list)
 
 
 def gc_paused(function):
@@ -228,10 +234,10 @@ def _card_applications(
 
 def _fold_invoices(conn, card_applications, folded: Folded, scoped: bool) -> None:
     cursor = conn.execute(_INVOICE_SCOPE if scoped else INVOICE_EVENTS.format(scope=""))
-    columns = [d[0] for d in cursor.description]
+    assert tuple(d[0] for d in cursor.description) == invoices.EVENT_COLUMNS  # positional rows
     by_invoice: dict[str | None, list[invoices.InvoiceEvent]] = {}
     for row in cursor.fetchall():
-        event = invoices.InvoiceEvent.from_row(dict(zip(columns, row, strict=True)))
+        event = invoices.InvoiceEvent(*row)
         by_invoice.setdefault(event.invoice_id, []).append(event)
     for event in card_applications:
         by_invoice.setdefault(event.invoice_id, []).append(event)
