@@ -352,24 +352,35 @@ def _amount(fields: Mapping[str, object], name: str, fact_type: str) -> int:
     return value
 
 
-def post_frame(facts: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+def post_frame(
+    facts: pl.DataFrame, row_column: str | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Set-based `post`: the rules joined to a frame of facts, sides chosen by sign.
 
     `facts` has one row per fact: fact_id (unique), fact_type, currency, the amount fields
     (Int64, null where a type has none), invoice_id and the template parameters (text, null
     where unused); missing columns count as null. Returns (lines, problems): lines as
-    `JournalLine` columns plus fact_id, fact_type, rules_version; problems as fact_id,
-    fact_type, reason for every fact that gave no entry for a reason other than moving no
-    money. A fact is posted whole or not at all. The same plan translates line for line into
-    SQL (a join on fact_type, CASE for condition/amount/side, REPLACE for the templates).
+    `JournalLine` columns plus fact_id, fact_type, rules_version, in the facts' order; problems
+    as fact_id, fact_type, reason for every fact that gave no entry for a reason other than
+    moving no money. A fact is posted whole or not at all. With `row_column`, each line also
+    carries its fact's row number in `facts` (UInt32) under that name, so a caller can gather
+    more of the fact's columns without joining on its id. The same plan translates line for
+    line into SQL (a join on fact_type, CASE for condition/amount/side, REPLACE for the
+    templates).
     """
-    needed = {"fact_id", "fact_type", "invoice_id", *CURRENCY_FIELDS, *SEGMENT_PARAMS, *PATH_PARAMS}
+    needed = {"fact_type", "invoice_id", *CURRENCY_FIELDS, *SEGMENT_PARAMS, *PATH_PARAMS}
     needed |= {r.amount_field for r in RULES}
-    facts = facts.with_columns(
-        pl.lit(None, dtype=pl.Int64 if c.endswith("_minor") else pl.Utf8).alias(c)
-        for c in sorted(needed - set(facts.columns))
+    # Only what the rules read goes through the join, keyed by row number: a fact's other
+    # columns (its ids among them) would be copied once per rule row and hashed as text.
+    narrow = facts.select(
+        pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"),
+        *(pl.col(c) for c in sorted(needed & set(facts.columns))),
+        *(
+            pl.lit(None, dtype=pl.Int64 if c.endswith("_minor") else pl.Utf8).alias(c)
+            for c in sorted(needed - set(facts.columns))
+        ),
     )
-    joined = facts.join(rules_frame(), on="fact_type", how="inner")
+    joined = narrow.join(rules_frame(), on="fact_type", how="inner")
     currency = pl.col("currency")
     for name in CURRENCY_FIELDS[1:]:
         currency = pl.when(pl.col("currency_field") == name).then(pl.col(name)).otherwise(currency)
@@ -418,24 +429,29 @@ def post_frame(facts: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
             True
         )
     )
-    lines = lines.filter(pl.col("amount") != 0).join(line_problems, on="fact_id", how="anti")
+    lines = lines.filter(pl.col("amount") != 0)
+    if line_problems.height:
+        lines = lines.join(line_problems.select("_row"), on="_row", how="anti")
     unbalanced = (
-        lines.group_by("fact_id", "fact_type", "currency")
-        .agg((pl.col("debit_minor") - pl.col("credit_minor")).sum().alias("imbalance"))
+        lines.group_by("_row", "currency")
+        .agg(
+            pl.col("fact_type").first(),
+            (pl.col("debit_minor") - pl.col("credit_minor")).sum().alias("imbalance"),
+        )
         .filter(pl.col("imbalance") != 0)
-        .select("fact_id", "fact_type", reason=pl.format("debits - credits = {}", "imbalance"))
+        .select("_row", "fact_type", reason=pl.format("debits - credits = {}", "imbalance"))
     )
-    unknown = facts.filter(
+    unknown = narrow.filter(
         ~pl.col("fact_type").is_in([*POSTING_FACT_TYPES, *NON_POSTING_FACT_TYPES])
-    ).select("fact_id", "fact_type", reason=pl.format("no posting rule for '{}'", "fact_type"))
+    ).select("_row", "fact_type", reason=pl.format("no posting rule for '{}'", "fact_type"))
     problems = pl.concat(
-        [
-            line_problems.select("fact_id", "fact_type", "reason"),
-            unbalanced,
-            unknown,
-        ]
-    ).unique(subset="fact_id", keep="first", maintain_order=True)
-    lines = lines.join(problems, on="fact_id", how="anti").select(
+        [line_problems.select("_row", "fact_type", "reason"), unbalanced, unknown]
+    ).unique(subset="_row", keep="first", maintain_order=True)
+    if problems.height:
+        lines = lines.join(problems.select("_row"), on="_row", how="anti")
+    fact_id = facts.get_column("fact_id")
+    lines = lines.sort("_row", "line_no")
+    lines = lines.with_columns(fact_id=fact_id.gather(lines.get_column("_row"))).select(
         "fact_id",
         "fact_type",
         "line_no",
@@ -444,5 +460,7 @@ def post_frame(facts: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         "debit_minor",
         "credit_minor",
         "rules_version",
+        *([pl.col("_row").alias(row_column)] if row_column else []),
     )
-    return lines.sort("fact_id", "line_no"), problems
+    problems = problems.with_columns(fact_id=fact_id.gather(problems.get_column("_row")))
+    return lines, problems.select("fact_id", "fact_type", "reason")

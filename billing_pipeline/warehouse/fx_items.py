@@ -65,13 +65,20 @@ ITEM_COLUMNS = ("invoice_id", "clearing_item", "charge_item", "transit_item", "s
 
 
 def with_items(lines: pl.DataFrame, facts: pl.DataFrame) -> pl.DataFrame:
-    """`lines` plus `fx_item`, the item key of each line (null where it belongs to none)."""
+    """`lines` plus `fx_item`, the item key of each line (null where it belongs to none).
+    Lines with a `fact_row` column (their fact's row in `facts`, null for none) read their
+    fact's item keys by it; others are matched to their fact by fact_id."""
     present = [c for c in ITEM_COLUMNS if c in facts.columns]
-    keyed = lines.select("fact_id", "line_no", "fact_type", "account", "currency").join(
-        facts.select("fact_id", *present, *(["original_currency"] if present else [])),
-        on="fact_id",
-        how="left",
-    )
+    wanted = [*present, *(["original_currency"] if present else [])]
+    if "fact_row" in lines.columns:
+        rows = lines.get_column("fact_row")
+        keyed = lines.select("fact_type", "account", "currency").with_columns(
+            facts.get_column(name).gather(rows) for name in wanted
+        )
+    else:
+        keyed = lines.select("fact_id", "line_no", "fact_type", "account", "currency").join(
+            facts.select("fact_id", *wanted), on="fact_id", how="left"
+        )
     for name in ITEM_COLUMNS:
         if name not in keyed.columns:
             keyed = keyed.with_columns(pl.lit(None, dtype=pl.Utf8).alias(name))
@@ -96,5 +103,8 @@ def with_items(lines: pl.DataFrame, facts: pl.DataFrame) -> pl.DataFrame:
         .when(account == accounts.SUSPENSE)
         .then(pl.col("suspense_item"))
     )
+    if "fact_row" in lines.columns:  # `keyed` is row for row `lines`
+        fx_item = keyed.select(item.alias("fx_item")).to_series()
+        return lines.drop("fx_item", strict=False).with_columns(fx_item)
     items = keyed.select("fact_id", "line_no", item.alias("fx_item"))
     return lines.drop("fx_item", strict=False).join(items, on=["fact_id", "line_no"], how="left")
