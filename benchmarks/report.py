@@ -52,6 +52,8 @@ def render(paths: list[Path]) -> str:
         # The reconciliation step alone: the "recon" stage also holds dbt's recon marts.
         last = r["run"]["days"][-1]
         arms, recon = r["arms"], last["steps"].get("reconciliation", last["stages"].get("recon"))
+        if recon is None:  # the run failed before its recon step: nothing to compare
+            continue
         lean, pandas = min(arms["lean_sql_seconds"]), min(arms["pandas_seconds"])
         out.append(
             f"| {r['name']} | {r['payments_per_day']:,} | {_fmt(recon)} | {_fmt(lean)} | "

@@ -24,6 +24,8 @@ def test_a_killed_day_and_a_stopped_backfill_are_rows_named_after_their_files(tm
     files = [
         _day("day-5-ok", 5, [{"stages": stages, "steps": {"reconciliation": 2.0}}]),
         _day("day-5-killed", 5, None, returncode=-9),
+        # Failed after its first steps (a disk filled up): stage timings, but no recon.
+        _day("day-5-failed", 5, [{"stages": {"ingest": 1.0}, "steps": {}}], returncode=1),
         ("backfill-stopped", {"scenario": "backfill", "payments_per_day": 5, "days": 30,
                               "stopped_after": 2,
                               "run": {"days": [{"wall": 3.0}, {"wall": 4.0}]}}),
@@ -37,4 +39,6 @@ def test_a_killed_day_and_a_stopped_backfill_are_rows_named_after_their_files(tm
     assert "exit -9" in killed and killed.count("|") == table.splitlines()[0].count("|")
     recon_rows = [line for line in table.splitlines() if "0.20 (+0.10)" in line]
     assert [row.split(" | ")[0] for row in recon_rows] == ["| day-5-ok"]
+    failed = next(line for line in table.splitlines() if line.startswith("| day-5-failed "))
+    assert failed.count("|") == table.splitlines()[0].count("|")
     assert "| backfill-stopped | 30 days × 5 (stopped after 2) | 7.0 |" in table
