@@ -38,6 +38,11 @@ _DELTA_COLUMNS = [
     "fact_id", "fact_type", "line_no", "event_id", "effective_date", "account", "currency",
     "delta", "rate", "rate_date", "rate_source", "rules_version",
 ]  # fmt: skip
+# Where a line's event came from. Lines carry it from their fact; a derived line takes its
+# event's (a spread, a realized result), so no line needs it looked up again.
+LINEAGE = ("partition_date", "source_line", "source_file")
+# A few files name millions of lines: their paths are categories, not a string per line.
+SOURCE_FILE = pl.Categorical
 
 
 def is_monetary(account: pl.Expr) -> pl.Expr:
@@ -84,9 +89,10 @@ def adjustment_lines(deltas: pl.DataFrame, functional: str, columns: list[str]) 
 
 def spread_lines(lines: pl.DataFrame, functional: str) -> pl.DataFrame:
     """The conversion spread of every settlement.conversion entry (added to that entry)."""
+    lineage = [c for c in LINEAGE if c in lines.columns]
     deltas = (
         lines.filter(pl.col("fact_type") == "settlement.conversion")
-        .group_by("fact_id", "fact_type", "event_id", "effective_date", "rules_version")
+        .group_by("fact_id", "fact_type", "event_id", "effective_date", "rules_version", *lineage)
         .agg(
             line_no=pl.col("line_no").max() + 1,
             delta=(pl.col("functional_credit_minor") - pl.col("functional_debit_minor"))
@@ -102,11 +108,12 @@ def spread_lines(lines: pl.DataFrame, functional: str) -> pl.DataFrame:
             rate_source=pl.lit("identity"),
         )
     )
-    return adjustment_lines(deltas.select(_DELTA_COLUMNS), functional, lines.columns)
+    return adjustment_lines(deltas.select(*_DELTA_COLUMNS, *lineage), functional, lines.columns)
 
 
 def realized_lines(lines: pl.DataFrame, functional: str, columns: list[str]) -> pl.DataFrame:
     """`fx.realized` entries for every foreign-currency item that closed (needs `fx_item`)."""
+    lineage = [c for c in LINEAGE if c in lines.columns]
     daily = (
         lines.filter(
             pl.col("fx_item").is_not_null()
@@ -121,7 +128,7 @@ def realized_lines(lines: pl.DataFrame, functional: str, columns: list[str]) -> 
             ).sum(),
             # The day's last line (by fact and line) names the event and rate: ordered
             # within each group, not by a sort of every line on their text ids.
-            last=pl.struct("event_id", "rate", "rate_date", "rate_source")
+            last=pl.struct("event_id", "rate", "rate_date", "rate_source", *lineage)
             .sort_by("fact_id", "line_no")
             .last(),
         )
@@ -145,6 +152,7 @@ def realized_lines(lines: pl.DataFrame, functional: str, columns: list[str]) -> 
         .with_columns(residue=pl.col("functional_net").sum().over("_segment"))
         .filter(pl.col("closes") & (pl.col("residue") != 0))
         .select(
+            *lineage,
             fact_id=pl.format(
                 "fx.realized:{}:{}:{}:{}", "account", "currency", "fx_item", "effective_date"
             ),
@@ -282,5 +290,6 @@ _JOURNAL_DTYPES: dict[str, pl.DataType] = {
     "rules_version": pl.Utf8, "event_id": pl.Utf8, "effective_date": pl.Date,
     "functional_debit_minor": pl.Int64, "functional_credit_minor": pl.Int64, "rate": pl.Utf8,
     "rate_date": pl.Date, "rate_source": pl.Utf8, "functional_currency": pl.Utf8,
-    "fx_item": pl.Utf8,
+    "fx_item": pl.Utf8, "partition_date": pl.Date, "source_line": pl.Int64,
+    "source_file": SOURCE_FILE,
 }  # fmt: skip

@@ -30,12 +30,19 @@ from billing_pipeline.warehouse.tables import query_frame
 # codes, ISO 20022 sub-family CHRG): such debits are bank fees, not unexplained money.
 BANK_FEE_CODES = ("CHG", "NCHG", "FCHG", "NCOM", "FCOM", "698", "699", "CHRG")
 
+_LINEAGE = ", ".join(fx_postings.LINEAGE)
 # Reads typed columns of the events (`ledger_keys`: the payload fields, parsed once per event).
+# Every fact carries its event's lineage (`fx_postings.LINEAGE`): the file a line came from is
+# the path it was landed under (its id when the registry has none).
 _FACT_SQL = f"""
-with events as (select * from __EVENTS__),
+with events as (
+    select e.*, coalesce(r.path, e.file_id) as source_file from __EVENTS__ e
+    left join (select file_id, min(path) as path from ingest.file_registry
+               where status = 'landed' group by file_id) r using (file_id)
+),
 settlement as (
     select idempotency_key, business_date, processor, processor_ref, line_type, payout_ref,
-           currency, original_currency, gross_minor, original_minor,
+           currency, original_currency, gross_minor, original_minor, {_LINEAGE},
            row_number() over (
                partition by processor, processor_ref, line_type
                order by occurred_at, idempotency_key) as nth
@@ -43,7 +50,8 @@ settlement as (
 ),
 {_CLEARING_ITEMS}
 select idempotency_key as event_id, event_type as fact_type, business_date as effective_date,
-       currency, amount_minor, invoice_id, processor, '' as suffix, i.clearing_item
+       currency, amount_minor, invoice_id, processor, '' as suffix, {_LINEAGE},
+       i.clearing_item
 from events left join payment_items i using (idempotency_key)
 where event_type in ('payment.captured', 'payment.refunded', 'payment.dispute_opened',
                      'payment.dispute_won', 'invoice.sent', 'invoice.voided',
@@ -52,14 +60,15 @@ union all by name
 select idempotency_key as event_id, 'settlement.fee' as fact_type,
        business_date as effective_date, currency,
        case when line_type = 'fee' then -net_minor else fee_minor end as fee_minor,
-       processor, '#fee' as suffix, {_PAYOUT_ITEM} as clearing_item
+       processor, '#fee' as suffix, {_LINEAGE},
+       {_PAYOUT_ITEM} as clearing_item
 from events
 where event_type like 'settlement.%' and event_type != 'settlement.adjustment'
 union all by name
 -- A line settled in another currency than its charge moves the charge across (posting.py).
 select idempotency_key as event_id, 'settlement.conversion' as fact_type,
        business_date as effective_date, currency, gross_minor, original_currency,
-       original_minor, processor, '#fx' as suffix,
+       original_minor, processor, '#fx' as suffix, {_LINEAGE},
        'payout:' || processor || ':' || payout_ref as clearing_item,
        'charge:' || processor || ':' || processor_ref as charge_item
 from settlement
@@ -67,12 +76,13 @@ where line_type not in ('fee', 'adjustment') and original_currency != currency
 union all by name
 select idempotency_key as event_id, 'settlement.adjustment' as fact_type,
        business_date as effective_date, currency, net_minor as amount_minor,
-       processor, '' as suffix, {_PAYOUT_ITEM} as clearing_item
+       processor, '' as suffix, {_LINEAGE},
+       {_PAYOUT_ITEM} as clearing_item
 from events where event_type = 'settlement.adjustment'
 union all by name
 select idempotency_key as event_id, 'payout.sent' as fact_type,
        business_date as effective_date, currency, amount_minor, processor, '' as suffix,
-       {_PAYOUT_ITEM} as clearing_item, {_PAYOUT_ITEM} as transit_item
+       {_LINEAGE}, {_PAYOUT_ITEM} as clearing_item, {_PAYOUT_ITEM} as transit_item
 from events where event_type = 'payout.sent'
 union all by name
 select idempotency_key as event_id,
@@ -81,12 +91,14 @@ select idempotency_key as event_id,
               or upper(coalesce(tx_code, '')) like '%/CHRG%' then 'bank.fee'
             else 'bank.unexplained_debit' end as fact_type,
        business_date as effective_date, currency, abs(amount_minor) as amount_minor,
-       account_id as bank_account, '' as suffix, idempotency_key as suspense_item
+       account_id as bank_account, '' as suffix, {_LINEAGE},
+       idempotency_key as suspense_item
 from events where event_type in ('bank.credit', 'bank.debit')
 union all by name
 select idempotency_key as event_id, event_type as fact_type,
        business_date as effective_date, currency, amount_minor, processor,
-       account_id as bank_account, holding_account, '' as suffix, invoice_id,
+       account_id as bank_account, holding_account, '' as suffix, {_LINEAGE},
+       invoice_id,
        case when event_type = 'recon.payout_matched' then {_PAYOUT_ITEM} end as transit_item,
        bank_line_key as suspense_item
 from events
@@ -126,7 +138,9 @@ def build_facts(
     if events is None:
         ledger_keys.refresh(conn)
         events = ledger_keys.KEYS
-    facts = query_frame(conn, _FACT_SQL.replace("__EVENTS__", events))
+    facts = query_frame(conn, _FACT_SQL.replace("__EVENTS__", events)).with_columns(
+        pl.col("source_file").cast(fx_postings.SOURCE_FILE)
+    )
     schema = {"event_id": pl.Utf8, "receivable_down": pl.Int64, "credit_up": pl.Int64}
     effects = pl.concat(
         [
@@ -204,8 +218,10 @@ def post_and_convert(
     realized = fx_postings.realized_lines(lines, functional, lines.columns)
     lines = pl.concat([lines, realized], how="vertical_relaxed")
     revalued, revaluation_problems = fx_postings.revaluation_lines(lines, book, functional, rule)
+    # A revaluation names the last line's event: a few rows a month, looked up.
+    revalued = with_sources(conn, revalued.drop(fx_postings.LINEAGE)).select(lines.columns)
     lines = pl.concat([lines, revalued], how="vertical_relaxed")
-    lines = with_sources(conn, lines).sort("effective_date", "fact_id", "line_no")
+    lines = lines.sort("effective_date", "fact_id", "line_no")
     problems = pl.concat([problems, revaluation_problems])
     return lines, with_sources(conn, problems)
 
@@ -221,6 +237,7 @@ def with_sources(
         sources = query_frame(conn, _SOURCES.replace("__EVENTS__", events))
     finally:
         conn.unregister("journal_source_ids")
+    sources = sources.with_columns(pl.col("source_file").cast(fx_postings.SOURCE_FILE))
     return frame.join(sources, on="event_id", how="left")
 
 
@@ -256,8 +273,8 @@ def _post_batch(
     lines, problems = post_frame(facts, row_column="fact_row")
     rows = lines.get_column("fact_row")
     lines = lines.with_columns(
-        event_id=facts.get_column("event_id").gather(rows),
-        effective_date=facts.get_column("effective_date").gather(rows),
+        facts.get_column(name).gather(rows)
+        for name in ("event_id", "effective_date", *fx_postings.LINEAGE)
     )
     quotes, rate_problems = _quotes(lines, book, functional)
     if rate_problems.height:
@@ -354,7 +371,8 @@ def _with_rounding_lines(lines: pl.DataFrame, functional: str) -> pl.DataFrame:
         .filter(pl.col("residue") != 0)
     )
     # Few entries have a residue: their fact's columns are read off one of their lines.
-    entry = ["fact_row", "fact_id", "fact_type", "event_id", "effective_date", "rules_version"]
+    entry = ["fact_row", "fact_id", "fact_type", "event_id", "effective_date", "rules_version",
+             *fx_postings.LINEAGE]  # fmt: skip
     residues = residues.join(
         lines.filter(pl.col("fact_row").is_in(residues["fact_row"].implode()))
         .select(entry)
@@ -362,6 +380,7 @@ def _with_rounding_lines(lines: pl.DataFrame, functional: str) -> pl.DataFrame:
         on="fact_row",
     )
     rounding = residues.select(
+        *fx_postings.LINEAGE,
         "fact_id",
         "fact_type",
         "line_no",

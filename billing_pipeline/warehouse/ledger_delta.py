@@ -58,11 +58,9 @@ def compute_delta(
     dirty = conn.sql("select event_id from ledger_dirty_events").pl()
     facts = facts.join(dirty, on="event_id", how="semi")
     entries, problems = post_entries(facts, book, functional, rule)
-    # The dirty facts' events are all in the fact scope: a small table, not the store.
-    entries = with_sources(conn, entries, events="ledger_fact_scope")
     columns = _journal_columns(conn)
     entries = entries.select(columns)
-    posted = [c for c in columns if c not in ("partition_date", "source_line", "source_file")]
+    posted = [c for c in columns if c not in fx_postings.LINEAGE]
     # Realized FX is what foreign-currency lines leave in the functional currency
     # (`fx_postings.realized_lines`); a line in the functional currency never moves it. So the
     # items redone are those with a foreign line among the dirty facts' old or new lines, and
@@ -78,26 +76,27 @@ def compute_delta(
     items = pl.concat([old_items, foreign_entries.select("fx_item").drop_nulls()]).unique()
     conn.register("ledger_delta_items", items.to_arrow())
     try:
-        others = conn.sql(
-            f"select {', '.join(posted)} from ledger_store.journal_lines "
-            f"where not ({DERIVED}) and currency != $functional "
-            "and fx_item in (select fx_item from ledger_delta_items) "
-            "and event_id not in (select event_id from ledger_dirty_events)",
-            params=foreign,
-        ).pl()
+        others = (
+            conn.sql(
+                f"select {', '.join(columns)} from ledger_store.journal_lines "
+                f"where not ({DERIVED}) and currency != $functional "
+                "and fx_item in (select fx_item from ledger_delta_items) "
+                "and event_id not in (select event_id from ledger_dirty_events)",
+                params=foreign,
+            )
+            .pl()
+            .with_columns(pl.col("source_file").cast(fx_postings.SOURCE_FILE))
+        )
     finally:
         conn.unregister("ledger_delta_items")
     on_items = pl.concat(
         [
             others,
-            foreign_entries.filter(pl.col("fx_item").is_in(items["fx_item"].implode())).select(
-                posted
-            ),
+            foreign_entries.filter(pl.col("fx_item").is_in(items["fx_item"].implode())),
         ],
         how="vertical_relaxed",
     )
-    realized = fx_postings.realized_lines(on_items, functional, posted)
-    realized = with_sources(conn, realized).select(columns)
+    realized = fx_postings.realized_lines(on_items, functional, columns)
     revaluation, revaluation_problems = _revaluation(
         conn, entries, realized, items, book, functional, rule, posted
     )

@@ -53,6 +53,24 @@ def snapshot(conn: duckdb.DuckDBPyConnection) -> dict[str, Counter]:
     return {**tables, "quarantine": Counter(conn.sql(QUARANTINE).fetchall())}
 
 
+def assert_lines_name_their_events_lineage(conn: duckdb.DuckDBPyConnection) -> None:
+    """Every journal line, derived ones included, names its event's partition, line and file
+    (the path it was landed under)."""
+    wrong, joined, lines = conn.execute(
+        """
+        select count(*) filter (where l.partition_date is distinct from e.partition_date
+                                   or l.source_line is distinct from e.source_line
+                                   or l.source_file is distinct from coalesce(r.path, e.file_id)),
+               count(*), (select count(*) from ledger_store.journal_lines)
+        from ledger_store.journal_lines l
+        join store.events e on e.idempotency_key = l.event_id
+        left join (select file_id, min(path) as path from ingest.file_registry
+                   where status = 'landed' group by file_id) r using (file_id)
+        """
+    ).fetchone()
+    assert (wrong, joined) == (0, lines) and lines, (wrong, joined, lines)
+
+
 def assert_same(incremental: dict[str, Counter], full: dict[str, Counter]) -> None:
     for table in full:
         extra, missing = incremental[table] - full[table], full[table] - incremental[table]
@@ -94,8 +112,10 @@ def test_day_by_day_with_late_events_and_rates_equals_full_rebuild(world):
     # Month-end revaluations summed incrementally (in SQL) equal those a rebuild posts.
     incremental = snapshot(conn)
     assert any(line[1] == "fx.revaluation" for line in incremental["journal_lines"])
+    assert_lines_name_their_events_lineage(conn)
     rebuild_ledger(conn, "USD", "half_even", "full", NOW, full=True)
     assert_same(incremental, snapshot(conn))
+    assert_lines_name_their_events_lineage(conn)
     _land(conn, inbox, "rates", late_rates)
     last = rebuild_ledger(conn, "USD", "half_even", "rates", NOW)
     incremental = snapshot(conn)
