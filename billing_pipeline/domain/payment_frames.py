@@ -68,6 +68,8 @@ _TARGETS = _targets()
 
 @dataclass
 class FrameFold:
+    """A frame fold's outcome (payments here; invoices in `invoice_frames`, named there)."""
+
     states: pl.DataFrame  # STATE_COLUMNS: each folded payment after its new events
     history: pl.DataFrame  # HISTORY_COLUMNS + type, amount_minor: every accepted event
     rejections: pl.DataFrame  # event_id, payment_id, reason
@@ -109,7 +111,7 @@ def fold_frames(states: pl.DataFrame, events: pl.DataFrame) -> FrameFold:
         step=row - first_row
     )
     current = states.join(regular, on="payment_id", how="inner").select("_pid", *STATE_COLUMNS)
-    currency_problems = _currency_problems(events.filter(pl.col("type") == _CREATED)["e_currency"])
+    problems = currency_problems(events.filter(pl.col("type") == _CREATED)["e_currency"])
     history, rejections = [], []
     for step in range(MAX_STEPS):
         batch = events.filter(pl.col("step") == step)
@@ -119,7 +121,7 @@ def fold_frames(states: pl.DataFrame, events: pl.DataFrame) -> FrameFold:
             batch.join(current.drop("payment_id"), on="_pid", how="left")
             .with_columns(_unborn_as_created())
             .join(_TARGETS, on=["state", "type"], how="left")
-            .join(currency_problems, on="e_currency", how="left")
+            .join(problems, on="e_currency", how="left")
             .with_columns(_creation_targets())
             .with_columns(_to_state())
             .with_columns(_reason())
@@ -136,8 +138,8 @@ def fold_frames(states: pl.DataFrame, events: pl.DataFrame) -> FrameFold:
         current = pl.concat([current.join(after, on="_pid", how="anti"), after])
     return FrameFold(
         states=current.sort("_pid").select(STATE_COLUMNS),
-        history=_stack(history, _HISTORY_SCHEMA),
-        rejections=_stack(rejections, _REJECTION_SCHEMA),
+        history=stack_steps(history, _HISTORY_SCHEMA),
+        rejections=stack_steps(rejections, _REJECTION_SCHEMA),
         irregular=irregular.sort().to_list(),
     )
 
@@ -148,15 +150,16 @@ _HISTORY_SCHEMA = {"payment_id": pl.Utf8, "from_state": pl.Utf8, "to_state": pl.
 _REJECTION_SCHEMA = {"event_id": pl.Utf8, "payment_id": pl.Utf8, "reason": pl.Utf8}
 
 
-def _stack(frames: list[pl.DataFrame], schema: dict) -> pl.DataFrame:
-    """Per payment in fold order, like `payments.fold_from`'s lists."""
+def stack_steps(frames: list[pl.DataFrame], schema: dict) -> pl.DataFrame:
+    """The steps' rows per aggregate (numbered `_pid`) in fold order, like the one-by-one
+    folds' lists."""
     if not frames:
         return pl.DataFrame(schema=schema)
     return pl.concat(frames).sort("_pid", "step").select(list(schema))
 
 
-def _currency_problems(currencies: pl.Series) -> pl.DataFrame:
-    """Why each currency a creation names cannot be a payment's (`money.exponent`)."""
+def currency_problems(currencies: pl.Series) -> pl.DataFrame:
+    """Why each currency a creation names cannot be an aggregate's (`money.exponent`)."""
     problems = []
     for code in currencies.drop_nulls().unique().to_list():
         try:

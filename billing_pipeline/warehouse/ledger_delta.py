@@ -126,8 +126,13 @@ def _with_stored_outcomes(conn: duckdb.DuckDBPyConnection, folded: Folded) -> Fo
         "where event_id in (select event_id from ledger_dirty_events) "
         "and invoice_id not in (select key from ledger_scope_invoices) group by event_id"
     ).pl()
-    # Where the refold has an effect of its own for an event, the refold's stands.
-    refolded = pl.Series(list(folded.invoice_effects), dtype=pl.Utf8)
+    # Where the refold or resume has an effect of its own for an event, that one stands.
+    refolded = pl.concat(
+        [
+            pl.Series(list(folded.invoice_effects), dtype=pl.Utf8),
+            *(frame["event_id"] for frame in folded.invoice_effect_frames),
+        ]
+    )
     effects = effects.filter(~pl.col("event_id").is_in(refolded.implode()))
     return dataclasses.replace(
         folded,

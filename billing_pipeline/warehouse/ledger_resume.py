@@ -9,22 +9,20 @@ This runs for every payment an event reached since the last run (200k+ a day at 
 payments a day), so payments fold as frames (`domain.payment_frames`: step k applies every
 payment's k-th new event at once), new payments included, and only the few it hands back go
 through `payments.fold_from`. Events come from the typed copies (`ledger_keys`), no payload
-parsed. Invoices still fold one by one, with the cyclic garbage collector paused
-(`gc_paused`).
+parsed. Invoices fold as frames the same way (`domain.invoice_frames`): their new events and
+the card payments the payments' captures apply; the few it hands back fold one by one
+(`lifecycles.fold_invoice`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import operator
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import duckdb
 import polars as pl
 
-from billing_pipeline.domain import invoices, payment_frames, payments
+from billing_pipeline.domain import invoice_frames, invoices, payment_frames, payments
 from billing_pipeline.warehouse.ledger_keys import KEYS
 from billing_pipeline.warehouse.lifecycles import (
     INVOICE_EVENTS,
@@ -38,8 +36,6 @@ from billing_pipeline.warehouse.lifecycles import (
     gc_paused,
 )
 
-# The zone DuckDB gives instants read back in a UTC session (`tables.use_utc`).
-UTC = ZoneInfo("UTC")
 _NEW = "seq > $since and seq <= $upto"
 # Resumed payments' new events come from the typed copies (`ledger_keys`): no payload is
 # parsed. A resumed key is never chr(0) (`ledger_scope` refolds that one), so it is the
@@ -56,35 +52,19 @@ _STORED_PAYMENTS = f"""
 select * replace (timezone('UTC', state_since) as state_since) from ledger_store.payment_states
 where payment_id in (select key from {PAYMENT_RESUME})
 """
+_STORED_INVOICES = f"""
+select * replace (timezone('UTC', sent_at) as sent_at, timezone('UTC', state_since) as state_since)
+from ledger_store.invoice_states where invoice_id in (select key from {INVOICE_RESUME})
+"""
 # The window twice: the store's zone maps skip old events, the copies' too.
 _INVOICE_RESUME = INVOICE_EVENTS.format(
     scope=f"and seq in ({INVOICE_KEYS}{INVOICE_RESUME}) and {_NEW}) and {_NEW}"
 )
 
 
-def _stored_states(conn, kind: str, scope: str, aggregate, instants: tuple[str, ...]) -> dict:
-    """The stored state of each `kind` aggregate listed in the temp table `scope`; `instants`
-    are its timestamptz columns."""
-    names = [f.name for f in dataclasses.fields(aggregate)]
-    select = ", ".join(f"timezone('UTC', {n})" if n in instants else n for n in names)
-    at = [names.index(n) for n in instants]
-    rows = conn.execute(
-        f"select {select} from ledger_store.{kind}_states "
-        f"where {kind}_id in (select key from {scope})"
-    ).fetchall()
-    utc, states = _Utc(), {}
-    for row in rows:
-        if at:
-            row = list(row)
-            for i in at:
-                row[i] = utc[row[i]]
-        states[row[0]] = aggregate(*row)
-    return states
-
-
-def _resume_payments(conn, folded: Folded, window: dict) -> list[invoices.InvoiceEvent]:
+def _resume_payments(conn, folded: Folded, window: dict) -> pl.DataFrame:
     """Payments as frames (`payment_frames`), the few it cannot take one by one; returns the
-    card payments their accepted captures apply to invoices."""
+    card payments their accepted captures apply to invoices (`invoice_frames.EVENT_SCHEMA`)."""
     instant = pl.col("state_since").cast(payment_frames.INSTANT)
     stored = conn.sql(_STORED_PAYMENTS).pl().with_columns(instant)
     events = conn.sql(_PAYMENT_RESUME, params=window).pl()
@@ -103,6 +83,7 @@ def _resume_payments(conn, folded: Folded, window: dict) -> list[invoices.Invoic
         odd = pl.col("payment_id").is_in(fold.irregular)
         states = {row[0]: payments.PaymentAggregate(*row) for row in stored.filter(odd).rows()}
         captures: dict[str, tuple[int, object]] = {}
+        odd_applications: list[invoices.InvoiceEvent] = []
         rows = events.filter(odd).select(payments.EVENT_COLUMNS).sort("payment_id").rows()
         for payment_id, group in itertools.groupby(rows, key=operator.itemgetter(3)):
             group_events = [payments.PaymentEvent(*row) for row in group]
@@ -111,40 +92,35 @@ def _resume_payments(conn, folded: Folded, window: dict) -> list[invoices.Invoic
                     captures[event.event_id] = (event.amount_minor, event.occurred_at)
             folded.resumed_payments.add(payment_id)
             result = payments.fold_from(states.get(payment_id), group_events)
-            collect_payment(result, captures, folded, card_applications)
+            collect_payment(result, captures, folded, odd_applications)
+        card_applications = pl.concat([card_applications, _event_frame(odd_applications)])
     return card_applications
 
 
-def _card_applications(fold: payment_frames.FrameFold) -> list[invoices.InvoiceEvent]:
+def _event_frame(events: list[invoices.InvoiceEvent]) -> pl.DataFrame:
+    rows = [tuple(getattr(e, name) for name in invoices.EVENT_COLUMNS) for e in events]
+    return pl.DataFrame(rows, schema=invoice_frames.EVENT_SCHEMA, orient="row")
+
+
+def _card_applications(fold: payment_frames.FrameFold) -> pl.DataFrame:
     """Each accepted capture of a payment that names an invoice pays that invoice
     (`lifecycles._card_applications`, for the frame fold)."""
     named = fold.states.filter(pl.col("invoice_id").is_not_null() & (pl.col("invoice_id") != ""))
     captures = fold.history.filter(pl.col("type") == "payment.captured").join(
         named.select("payment_id", "invoice_id", "customer_id", "currency"), on="payment_id"
     )
-    rows = captures.select(
+    return captures.select(
         "event_id",
-        "occurred_at",
-        "invoice_id",
-        "customer_id",
-        "amount_minor",
-        "currency",
-        "payment_id",
-    ).rows()
-    return [
-        invoices.InvoiceEvent(event_id, "invoice.payment_applied", at, invoice, customer, amount,
-                              currency, source="card_payment", source_ref=payment_id)
-        for event_id, at, invoice, customer, amount, currency, payment_id in rows
-    ]  # fmt: skip
-
-
-class _Utc(dict):
-    """UTC wall-clock timestamp -> the instant DuckDB reads back in a UTC session. Memoized:
-    events share instants (whole seconds) and `replace` costs more than a dict lookup."""
-
-    def __missing__(self, wall: datetime | None) -> datetime | None:
-        aware = self[wall] = None if wall is None else wall.replace(tzinfo=UTC)
-        return aware
+        type=pl.lit("invoice.payment_applied"),
+        occurred_at="occurred_at",
+        invoice_id="invoice_id",
+        customer_id="customer_id",
+        amount_minor="amount_minor",
+        currency="currency",
+        due_date=pl.lit(None, dtype=pl.Date),
+        source=pl.lit("card_payment"),
+        source_ref="payment_id",
+    ).cast(invoice_frames.EVENT_SCHEMA)
 
 
 @gc_paused
@@ -156,17 +132,32 @@ def resume(conn: duckdb.DuckDBPyConnection, folded: Folded, since: int, upto: in
     (its earlier captures' applications do not change)."""
     window = {"since": since, "upto": upto}
     card_applications = _resume_payments(conn, folded, window)
-    by_invoice: dict[str | None, list[invoices.InvoiceEvent]] = {}
-    cursor = conn.execute(_INVOICE_RESUME, window)
-    assert tuple(d[0] for d in cursor.description) == invoices.EVENT_COLUMNS  # positional rows
-    for values in cursor.fetchall():
-        event = invoices.InvoiceEvent(*values)
-        by_invoice.setdefault(event.invoice_id, []).append(event)
-    for event in card_applications:
-        by_invoice.setdefault(event.invoice_id, []).append(event)
-    stored_invoices = _stored_states(
-        conn, "invoice", INVOICE_RESUME, invoices.InvoiceAggregate, ("sent_at", "state_since")
+    events = pl.concat(
+        [conn.sql(_INVOICE_RESUME, params=window).pl().cast(invoice_frames.EVENT_SCHEMA),
+         card_applications]
+    )  # fmt: skip
+    stored = conn.sql(_STORED_INVOICES).pl().cast(invoice_frames.STATE_SCHEMA)
+    fold = invoice_frames.fold_frames(stored, events)
+    folded.invoice_state_frames.append(fold.states)
+    folded.invoice_history_frames.append(fold.history)
+    folded.invoice_effect_frames.append(
+        fold.history.select("event_id", "receivable_delta_minor", "customer_credit_delta_minor")
     )
-    for invoice_id, events in by_invoice.items():
-        folded.resumed_invoices.add(invoice_id)
-        fold_invoice(events, folded, stored_invoices.get(invoice_id))
+    folded.resumed_invoices.update(events["invoice_id"].unique().to_list())
+    folded.rejections.extend(
+        Rejection(event_id, f"invoice {invoice_id}", reason)
+        for event_id, invoice_id, reason in fold.rejections.iter_rows()
+    )
+    if fold.irregular:  # one by one, as `lifecycles.fold_invoice` folds them
+        odd = pl.col("invoice_id").is_in([i for i in fold.irregular if i is not None])
+        if None in fold.irregular:
+            odd = odd | pl.col("invoice_id").is_null()
+        states = {
+            row[0]: invoices.InvoiceAggregate(*row)
+            for row in stored.filter(odd).select(invoice_frames.STATE_COLUMNS).rows()
+        }
+        by_invoice: dict[str | None, list[invoices.InvoiceEvent]] = {}
+        for row in events.filter(odd).select(invoices.EVENT_COLUMNS).rows():
+            by_invoice.setdefault(row[3], []).append(invoices.InvoiceEvent(*row))
+        for invoice_id, invoice_events in by_invoice.items():
+            fold_invoice(invoice_events, folded, states.get(invoice_id))

@@ -43,11 +43,13 @@ def rows_frame(rows: list, columns: list[str]) -> pl.DataFrame | None:
 
 
 def aggregate_frame(folded: Folded, attribute: str, columns: list[str]) -> pl.DataFrame | None:
-    """The rows of one `Folded` list, with those it holds as frames (payments only)."""
+    """The rows of one `Folded` list, with those it holds as frames."""
     frames = {
         "payment_states": folded.payment_state_frames,
         "payment_history": folded.payment_history_frames,
-    }.get(attribute, [])
+        "invoice_states": folded.invoice_state_frames,
+        "invoice_history": folded.invoice_history_frames,
+    }[attribute]
     parts = [rows_frame(getattr(folded, attribute), columns), *(f.select(columns) for f in frames)]
     parts = [part for part in parts if part is not None and part.height]
     return pl.concat(parts, how="vertical_relaxed") if parts else None

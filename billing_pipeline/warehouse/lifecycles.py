@@ -128,10 +128,12 @@ class Folded:
     # Resumed aggregates: their rows here are only the new ones (states: all of them).
     resumed_payments: set[str] = field(default_factory=set)
     resumed_invoices: set[str] = field(default_factory=set)
-    # Payments folded as frames (`domain.payment_frames`): more rows of `payment_states` and
-    # `payment_history`, kept as frames because they are written as frames.
+    # Aggregates folded as frames (`domain.payment_frames`, `domain.invoice_frames`): more
+    # rows of the states and histories, kept as frames because they are written as frames.
     payment_state_frames: list[pl.DataFrame] = field(default_factory=list)
     payment_history_frames: list[pl.DataFrame] = field(default_factory=list)
+    invoice_state_frames: list[pl.DataFrame] = field(default_factory=list)
+    invoice_history_frames: list[pl.DataFrame] = field(default_factory=list)
     # More accepted payment events (column event_id) and invoice effects (event_id,
     # receivable_delta_minor, customer_credit_delta_minor), kept as frames: those of the frame
     # fold, and the stored ones an incremental run reads back (`ledger_delta`). Posting wants
