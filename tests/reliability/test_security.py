@@ -56,7 +56,7 @@ REVIEWED = {
     "revaluation", "LEDGER_QUARANTINE_EVENTS_BY_CONTENT", "events",
     # ledger_writes: the quarantine rows of the module-constant temp table of rewritten
     # events; ledger_delta: the journal's own column names.
-    "quarantine_rows('ledger_requarantined')", "', '.join(posted)",
+    "quarantine_rows('ledger_requarantined')", "', '.join(columns)",
     # ledger_scope: the module-constant column list the dirty events carry.
     "carried",
     # event_store: the module-constant candidates joined back to their payloads, and the
