@@ -27,6 +27,7 @@ from billing_pipeline.domain.payment_frames import (
     MAX_STEPS,
     FrameFold,
     currency_problems,
+    number_steps,
     stack_steps,
 )
 
@@ -99,19 +100,8 @@ def fold_frames(states: pl.DataFrame, events: pl.DataFrame) -> FrameFold:
         | pl.col("invoice_id").is_null().any()
         | (pl.col("invoice_id") == "").any()
     )
-    # Numbered in id order: the steps join and sort by the number, not the id's text.
-    regular = (
-        per_invoice.filter(~pl.col("odd")).select("invoice_id").sort("invoice_id")
-    ).with_row_index("_pid")
-    irregular = per_invoice.join(regular, on="invoice_id", how="anti")["invoice_id"]
-    events = (
-        events.join(regular, on="invoice_id", how="inner")
-        .sort("_pid", "occurred_at", "event_id")
-        .rename({name: f"e_{name}" for name in _SHARED})
-    )
-    row = pl.int_range(pl.len(), dtype=pl.UInt32)
-    first_row = pl.when(pl.col("_pid").diff().fill_null(1) != 0).then(row).forward_fill()
-    events = events.with_columns(step=row - first_row)
+    events, regular, irregular = number_steps(events, per_invoice, "invoice_id")
+    events = events.rename({name: f"e_{name}" for name in _SHARED})
     current = states.join(regular, on="invoice_id", how="inner").select("_pid", *STATE_COLUMNS)
     problems = currency_problems(events.filter(pl.col("type") == _CREATED)["e_currency"])
     history, rejections = [], []

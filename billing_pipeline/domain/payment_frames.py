@@ -82,9 +82,7 @@ def fold_frames(states: pl.DataFrame, events: pl.DataFrame) -> FrameFold:
     Instants may come in any zone; they come out as UTC."""
     if events["payment_id"].null_count():
         raise ValueError("events without payment_id cannot be grouped into payments")
-    events = events.select(pl.col(n).cast(t) for n, t in EVENT_SCHEMA.items()).sort(
-        "payment_id", "occurred_at", "event_id", nulls_last=False
-    )
+    events = events.select(pl.col(n).cast(t) for n, t in EVENT_SCHEMA.items())
     states = states.select(pl.col(n).cast(t) for n, t in STATE_SCHEMA.items())
     per_payment = events.group_by("payment_id").agg(
         odd=(
@@ -96,20 +94,8 @@ def fold_frames(states: pl.DataFrame, events: pl.DataFrame) -> FrameFold:
         | (pl.len() > MAX_STEPS)
         | (pl.col("payment_id") == "").any()
     )
-    # Each regular payment gets a number in payment id order (`_pid`): the steps join and sort
-    # by it rather than by the id's text (a million ids hashed several times a step).
-    regular = (
-        per_payment.filter(~pl.col("odd")).select("payment_id").sort("payment_id")
-    ).with_row_index("_pid")
-    irregular = per_payment.join(regular, on="payment_id", how="anti")["payment_id"]
-    events = events.join(regular, on="payment_id", how="inner", maintain_order="left")
-    # Events are sorted by payment, so a payment's k-th event is k rows after its first (a
-    # window over a million payments cost half a second).
-    row = pl.int_range(pl.len(), dtype=pl.UInt32)
-    first_row = pl.when(pl.col("_pid").diff().fill_null(1) != 0).then(row).forward_fill()
-    events = events.rename({name: f"e_{name}" for name in _SHARED}).with_columns(
-        step=row - first_row
-    )
+    events, regular, irregular = number_steps(events, per_payment, "payment_id")
+    events = events.rename({name: f"e_{name}" for name in _SHARED})
     current = states.join(regular, on="payment_id", how="inner").select("_pid", *STATE_COLUMNS)
     problems = currency_problems(events.filter(pl.col("type") == _CREATED)["e_currency"])
     history, rejections = [], []
@@ -142,6 +128,24 @@ def fold_frames(states: pl.DataFrame, events: pl.DataFrame) -> FrameFold:
         rejections=stack_steps(rejections, _REJECTION_SCHEMA),
         irregular=irregular.sort().to_list(),
     )
+
+
+def number_steps(
+    events: pl.DataFrame, per_aggregate: pl.DataFrame, key: str
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.Series]:
+    """(the regular aggregates' events with their number `_pid` and `step`, the numbers, the
+    irregular keys). `per_aggregate` says which aggregates are `odd` (left to the one-by-one
+    fold). The regular ones are numbered in `key` order: the steps join and sort by the number
+    rather than by the id's text (a million ids hashed several times a step). An event's step
+    is its rank within its aggregate in (occurred_at, event_id) order: sorted by aggregate, the
+    k-th event is k rows after the first (a window over a million aggregates cost half a
+    second)."""
+    regular = per_aggregate.filter(~pl.col("odd")).select(key).sort(key).with_row_index("_pid")
+    irregular = per_aggregate.join(regular, on=key, how="anti")[key]
+    events = events.join(regular, on=key, how="inner").sort("_pid", "occurred_at", "event_id")
+    row = pl.int_range(pl.len(), dtype=pl.UInt32)
+    first_row = pl.when(pl.col("_pid").diff().fill_null(1) != 0).then(row).forward_fill()
+    return events.with_columns(step=row - first_row), regular, irregular
 
 
 _HISTORY_SCHEMA = {"payment_id": pl.Utf8, "from_state": pl.Utf8, "to_state": pl.Utf8,
