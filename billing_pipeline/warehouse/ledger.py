@@ -34,10 +34,10 @@ from billing_pipeline.warehouse.ledger_delta import compute_delta
 from billing_pipeline.warehouse.ledger_scope import scope_new_events, scope_sample
 from billing_pipeline.warehouse.ledger_writes import (
     AGGREGATE_TABLES,
+    aggregate_frame,
     clear_all,
     index_quarantine,
     rejections_frame,
-    rows_frame,
     write_all,
     write_delta,
 )
@@ -259,7 +259,7 @@ def journal_rebuilds_identically(
     scope_sample(conn, state.folded_seq % buckets, buckets, state.folded_seq)
     delta = compute_delta(conn, book, functional, rule, state.folded_seq, state.folded_seq)
     aggregates = [
-        (table, rows_frame(getattr(delta.folded, attribute), columns), key, scope)
+        (table, aggregate_frame(delta.folded, attribute, columns), key, scope)
         for table, attribute, columns, key, scope in AGGREGATE_TABLES
     ]
     return delta_matches_stored(conn, delta, aggregates)

@@ -149,9 +149,7 @@ def resume(conn: duckdb.DuckDBPyConnection, folded: Folded, since: int, upto: in
         for event_id, invoice_id, reason in fold.rejections.iter_rows()
     )
     if fold.irregular:  # one by one, as `lifecycles.fold_invoice` folds them
-        odd = pl.col("invoice_id").is_in([i for i in fold.irregular if i is not None])
-        if None in fold.irregular:
-            odd = odd | pl.col("invoice_id").is_null()
+        odd = pl.col("invoice_id").is_in(fold.irregular, nulls_equal=True)
         states = {
             row[0]: invoices.InvoiceAggregate(*row)
             for row in stored.filter(odd).select(invoice_frames.STATE_COLUMNS).rows()
