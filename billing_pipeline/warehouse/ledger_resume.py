@@ -25,9 +25,9 @@ import polars as pl
 from billing_pipeline.domain import invoice_frames, invoices, payment_frames, payments
 from billing_pipeline.warehouse.ledger_keys import KEYS
 from billing_pipeline.warehouse.lifecycles import (
-    INVOICE_EVENTS,
-    INVOICE_KEYS,
+    IN_INVOICE_SCOPE,
     INVOICE_RESUME,
+    INVOICE_TYPED,
     PAYMENT_RESUME,
     Folded,
     Rejection,
@@ -56,9 +56,8 @@ _STORED_INVOICES = f"""
 select * replace (timezone('UTC', sent_at) as sent_at, timezone('UTC', state_since) as state_since)
 from ledger_store.invoice_states where invoice_id in (select key from {INVOICE_RESUME})
 """
-# The window twice: the store's zone maps skip old events, the copies' too.
-_INVOICE_RESUME = INVOICE_EVENTS.format(
-    scope=f"and seq in ({INVOICE_KEYS}{INVOICE_RESUME}) and {_NEW}) and {_NEW}"
+_INVOICE_RESUME = INVOICE_TYPED.format(
+    scope=f"{IN_INVOICE_SCOPE.format(INVOICE_RESUME)} and {_NEW}"
 )
 
 

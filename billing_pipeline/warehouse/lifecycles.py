@@ -79,9 +79,22 @@ select idempotency_key, 'invoice.payment_applied', occurred_at,
 from store.events
 where event_type = 'recon.cash_applied' {scope}
 """
-# Invoices are picked through `ledger_keys`' copies: only the picked payloads are parsed.
-INVOICE_KEYS = f"select seq from {KEYS} where coalesce(invoice_id, chr(0)) in (select key from "
-_INVOICE_SCOPE = INVOICE_EVENTS.format(scope=f"and seq in ({INVOICE_KEYS}{INVOICE_SCOPE}))")
+# `INVOICE_EVENTS` from `ledger_keys`' typed copies, which hold each of its fields parsed the
+# same way: a scoped fold parses no payload. Parsing the picked events' payloads was ~5 s of
+# a 1M-payment day's ledger.
+INVOICE_TYPED = f"""
+select idempotency_key as event_id, event_type as type, occurred_at, invoice_id, customer_id,
+       amount_minor, currency, due_date, null as source, null as source_ref
+from {KEYS}
+where event_type like 'invoice.%' {{scope}}
+union all
+select idempotency_key, 'invoice.payment_applied', occurred_at, invoice_id, null,
+       applied_minor + coalesce(overpaid_minor, 0), currency, null, 'bank_credit', bank_line_key
+from {KEYS}
+where event_type = 'recon.cash_applied' {{scope}}
+"""
+IN_INVOICE_SCOPE = "and coalesce(invoice_id, chr(0)) in (select key from {})"
+_INVOICE_SCOPE = INVOICE_TYPED.format(scope=IN_INVOICE_SCOPE.format(INVOICE_SCOPE))
 
 
 class InvoiceStep(NamedTuple):

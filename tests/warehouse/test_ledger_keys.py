@@ -8,14 +8,16 @@ than trusted.
 from __future__ import annotations
 
 import json
+from datetime import date
 
 import duckdb
 
 from billing_pipeline.warehouse import ledger_keys
 from billing_pipeline.warehouse.event_store import ensure_store
+from billing_pipeline.warehouse.lifecycles import INVOICE_EVENTS, INVOICE_TYPED
 
 # What `ledger_scope` used to read from every payload, every run, then what the journal's
-# facts read (`journal._FACT_SQL`) and the event's lineage.
+# facts read (`journal._FACT_SQL`), what the invoice fold reads and the event's lineage.
 FROM_PAYLOADS = """
 select seq, idempotency_key, event_type, occurred_at,
        coalesce(payload->>'payment_id', chr(0)), payload->>'invoice_id',
@@ -25,7 +27,10 @@ select seq, idempotency_key, event_type, occurred_at,
        try_cast(payload->>'gross_minor' as bigint), try_cast(payload->>'original_minor' as bigint),
        try_cast(payload->>'net_minor' as bigint), try_cast(payload->>'fee_minor' as bigint),
        payload->>'account_id', payload->>'tx_code', payload->>'holding_account',
-       payload->>'bank_line_key', business_date, partition_date, source_line, file_id
+       payload->>'bank_line_key', try_cast(payload->>'due_date' as date),
+       try_cast(payload->>'applied_minor' as bigint),
+       try_cast(payload->>'overpaid_minor' as bigint),
+       business_date, partition_date, source_line, file_id
 from store.events
 """
 COPIES = "select * from ledger_cache.event_keys"
@@ -36,6 +41,8 @@ PAYLOADS = [
     ("payment.captured", {"payment_id": None, "processor": "adyen", "processor_ref": 42,
                           "amount_minor": 1250, "currency": "EUR"}),
     ("invoice.sent", {"invoice_id": "in_1", "customer_id": None}),
+    ("invoice.sent", {"invoice_id": "in_3", "due_date": "2026-11-30", "amount_minor": 900}),
+    ("invoice.sent", {"invoice_id": "in_4", "due_date": "30/11/2026"}),
     ("recon.cash_applied", {"invoice_id": "in_2", "bank_line_key": "b_1"}),
     ("settlement.charge", {"processor": "stripe", "processor_ref": "ch_1", "extra": [1, 2]}),
     ("settlement.charge", {"processor": "adyen", "line_type": "charge", "payout_ref": "po_1",
@@ -44,6 +51,7 @@ PAYLOADS = [
     ("bank.debit", {"account_id": "DE89", "tx_code": "NCHG", "amount_minor": -150}),
     ("recon.cash_applied", {"holding_account": None, "bank_line_key": "bank:1:ref:2:1",
                             "applied_minor": 5}),
+    ("recon.cash_applied", {"invoice_id": "in_3", "applied_minor": "900", "overpaid_minor": 12}),
     ("payment.refunded", {"amount_minor": "12.5", "currency": None}),
     ("payment.authorized", {"amount_minor": 7, "currency": "JPY"}),
 ]  # fmt: skip
@@ -82,6 +90,22 @@ def test_key_copies_agree_with_the_payloads_after_each_append():
     assert _disagreements(conn) == []
     nulls = "select payment_key, customer_id from ledger_cache.event_keys where seq = 2"
     assert conn.execute(nulls).fetchall() == [(chr(0), None)]
+
+
+def test_the_invoice_fold_reads_from_the_copies_what_it_reads_from_the_payloads():
+    """A scoped or resumed invoice fold reads its events from the copies (`INVOICE_TYPED`);
+    a full one from the payloads (`INVOICE_EVENTS`): the same rows, amounts, due dates and
+    a cash application's overpaid part included, whatever the payload holds."""
+    conn = duckdb.connect()
+    ensure_store(conn)
+    _append(conn, PAYLOADS)
+    ledger_keys.refresh(conn)
+    typed, parsed = INVOICE_TYPED.format(scope=""), INVOICE_EVENTS.format(scope="")
+    rows = conn.execute(typed).fetchall()
+    assert len(rows) == 6 and sorted(rows) == sorted(conn.execute(parsed).fetchall())
+    applied = {row[0]: row[5] for row in rows if row[1] == "invoice.payment_applied"}
+    assert set(applied.values()) == {None, 5, 912}
+    assert {row[7] for row in rows} == {None, date(2026, 11, 30)}
 
 
 def test_key_copies_are_rebuilt_when_the_store_is_replaced():
