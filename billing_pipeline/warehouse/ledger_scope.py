@@ -246,18 +246,22 @@ def _dirty(conn: duckdb.DuckDBPyConnection) -> None:
         """
     )
     # The dirty events' facts, plus the settlement lines and payment moves their items are
-    # matched against (same processor and reference as a dirty payment move): one pass.
+    # matched against (same processor and reference as a dirty payment move). Picked by seq
+    # over the narrow columns first, then fetched whole: joining every copy's whole row to
+    # the references took twice as long (1.2-2.1 s against 1.0-1.1 s a 1.3M-event chunk).
     conn.execute(
         f"""
         create or replace temp table ledger_fact_scope as
         with keys as (
             select distinct processor, processor_ref from ledger_dirty_events
             where event_type in {PAYMENT_MOVES}
+        ),
+        picked as (
+            select seq from ledger_dirty_events where {FACT_EVENTS_SQL}
+            union
+            select seq from {KEYS} semi join keys using (processor, processor_ref)
+            where event_type in {PAYMENT_MOVES} or event_type like 'settlement.%'
         )
-        select e.* from {KEYS} e
-        left join keys k on k.processor = e.processor and k.processor_ref = e.processor_ref
-        where (e.seq in (select seq from ledger_dirty_events) and {FACT_EVENTS_SQL})
-           or ((e.event_type in {PAYMENT_MOVES} or e.event_type like 'settlement.%')
-               and k.processor is not null)
+        select e.* from {KEYS} e semi join picked using (seq)
         """
     )
