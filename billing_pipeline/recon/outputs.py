@@ -312,6 +312,18 @@ def decisions(conn, as_of: date, run_id: str) -> None:
     # Made first, then compared: planned as one statement with the store's 5M decisions,
     # the view's joins took 5.6 s on a late backfill date, against 0.4 + 0.4 s in two.
     execute(conn, "create or replace temp table recon_decisions_made as from recon_decisions_raw")
+    # The stored decisions under the same keys, found over the keys alone; only theirs are
+    # read with their payloads. Building the comparison on every stored decision's payload
+    # took 3.6 s on the 30th date of a 100k-payments-a-day backfill (5.4M stored decisions).
+    execute(
+        conn,
+        """
+        create or replace temp table recon_decisions_stored as
+        select seq from store.events semi join recon_decisions_made using (idempotency_key)
+        where source = 'recon' and file_id != 'recon:' || $as_of
+        """,
+        {"as_of": as_of},
+    )
     execute(
         conn,
         """
@@ -325,7 +337,7 @@ def decisions(conn, as_of: date, run_id: str) -> None:
         -- (the payload text itself is compared: hashing each of a late date's 5.2M
         -- decisions to compare with the stored hash took 3.5 s)
         anti join (select idempotency_key, payload from store.events
-                   where source = 'recon' and file_id != 'recon:' || $as_of) s
+                   where seq in (select seq from recon_decisions_stored)) s
             on s.idempotency_key = d.idempotency_key and s.payload = d.payload
         -- No order by: the event store numbers a date's decisions by key when it appends them.
         """,

@@ -279,6 +279,12 @@ def _append(conn, candidates_sql, params, partition_date, scope, run_id, now) ->
     )
     # The stored event for each key, if any, and the first candidate of each new key. Narrow
     # rows only: the window sorts them by key, and payloads would make that sort the cost.
+    # The stored events are found over their keys alone, then read by seq: joining every
+    # stored event's hash, file and line to the candidates read them all for a few hits.
+    conn.execute(
+        "create or replace temp table stored_candidates as "
+        "select seq from store.events semi join all_candidates using (idempotency_key)"
+    )
     conn.execute(
         """
         create or replace temp table receipts as
@@ -293,7 +299,9 @@ def _append(conn, candidates_sql, params, partition_date, scope, run_id, now) ->
                    first_value(c.payload_hash) over keyed as first_hash,
                    row_number() over keyed as nth
             from candidates c
-            left join store.events s using (idempotency_key)
+            left join (select idempotency_key, payload_hash, file_id, source_line
+                       from store.events where seq in (select seq from stored_candidates)) s
+                using (idempotency_key)
             window keyed as (partition by c.idempotency_key
                              order by c.occurred_at, c.file_id, c.source_line)
         )
