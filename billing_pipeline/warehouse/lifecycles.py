@@ -80,8 +80,8 @@ from store.events
 where event_type = 'recon.cash_applied' {scope}
 """
 # `INVOICE_EVENTS` from `ledger_keys`' typed copies, which hold each of its fields parsed the
-# same way: a scoped fold parses no payload. Parsing the picked events' payloads was ~5 s of
-# a 1M-payment day's ledger.
+# same way: a scoped fold parses no payload. Parsing the picked events' payloads took ~2 s
+# of the 1M world's day-3 ledger step (benchmarks/RESULTS.md, session 19).
 INVOICE_TYPED = f"""
 select idempotency_key as event_id, event_type as type, occurred_at, invoice_id, customer_id,
        amount_minor, currency, due_date, null as source, null as source_ref
