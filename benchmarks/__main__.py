@@ -215,6 +215,9 @@ def day(payments, days, seed, root, repeats, name, warm) -> None:
         warm_up = _direct_days(folder, *earlier)
     else:
         warm_up = _run_days(folder, *earlier, "warm")
+    # The floor is read on both sides of the measured run: this machine's speed drifts by
+    # up to 2x within an hour, and a ratio is only as good as its denominator's timing.
+    floor_before = _floor(folder, last, repeats)
     measured = _run_days(folder, last, last, "last")
     record = {
         "scenario": "day",
@@ -225,6 +228,7 @@ def day(payments, days, seed, root, repeats, name, warm) -> None:
         "warm_up": warm_up,
         "warm_mode": warm,
         "run": measured,
+        "floor_before": floor_before,
         "floor": _floor(folder, last, repeats),
         "arms": _arms(folder, last, repeats),
         "machine": _machine(),

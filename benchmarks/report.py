@@ -18,6 +18,17 @@ def _fmt(seconds: float | None) -> str:
     return f"{seconds:.1f}" if seconds >= 1 else f"{seconds:.2f}"
 
 
+def _floors(record: dict) -> list[float]:
+    """The fastest floor read before the measured run (results since session 20) and after."""
+    sides = (record.get("floor_before"), record["floor"])
+    return [min(side["seconds"]) for side in sides if side]
+
+
+def _ratio(wall: float, floors: list[float]) -> str:
+    low, high = wall / max(floors), wall / min(floors)
+    return f"{low:.0f}x" if round(low) == round(high) else f"{low:.0f}-{high:.0f}x"
+
+
 def render(paths: list[Path]) -> str:
     records = [{**json.loads(p.read_text()), "name": p.stem} for p in paths]
     days = sorted(
@@ -26,12 +37,12 @@ def render(paths: list[Path]) -> str:
     )
     out = [
         "| results file | payments/day | events lines | input MB | wall s | CPU s | "
-        "peak RSS MiB | " + " | ".join(STAGE_ORDER) + " | floor s | wall/floor |",
+        "peak RSS MiB | " + " | ".join(STAGE_ORDER) + " | floor s (before / after) | wall/floor |",
         "|" + "---|" * (9 + len(STAGE_ORDER)),
     ]
     for r in days:
         run, floor = r["run"], r["floor"]
-        floor_s = min(floor["seconds"])
+        floors = _floors(r)
         if run.get("days"):
             stages = " | ".join(_fmt(run["days"][-1]["stages"].get(s)) for s in STAGE_ORDER)
         else:  # the measured run died (e.g. killed for memory): no stage timings
@@ -40,7 +51,7 @@ def render(paths: list[Path]) -> str:
             f"| {r['name']} | {r['payments_per_day']:,} | {floor['rows'].get('events', 0):,} | "
             f"{floor['bytes'] / 1e6:.0f} | {_fmt(run['usage']['wall'])} | "
             f"{_fmt(run['usage']['cpu'])} | {run['usage']['peak_rss_mib']:.0f} | {stages} | "
-            f"{_fmt(floor_s)} | {run['usage']['wall'] / floor_s:.0f}x |"
+            f"{' / '.join(_fmt(f) for f in floors)} | {_ratio(run['usage']['wall'], floors)} |"
         )
     out += [
         "",

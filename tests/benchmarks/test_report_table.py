@@ -42,3 +42,16 @@ def test_a_killed_day_and_a_stopped_backfill_are_rows_named_after_their_files(tm
     failed = next(line for line in table.splitlines() if line.startswith("| day-5-failed "))
     assert failed.count("|") == table.splitlines()[0].count("|")
     assert "| backfill-stopped | 30 days × 5 (stopped after 2) | 7.0 |" in table
+
+
+def test_a_day_with_the_floor_read_on_both_sides_reports_the_ratio_against_each(tmp_path):
+    name, bracketed = _day("day-5-bracketed", 5, [{"stages": {}, "steps": {}}])
+    bracketed["floor_before"] = {"seconds": [0.9, 0.4], "rows": {"events": 30}, "bytes": 1}
+    older_name, older = _day("day-5-older", 5, [{"stages": {}, "steps": {}}])
+    for label, record in ((name, bracketed), (older_name, older)):
+        (tmp_path / f"{label}.json").write_text(json.dumps(record))
+    table = render(sorted(tmp_path.glob("*.json")))
+    rows = {line.split(" | ")[0]: line for line in table.splitlines() if line.startswith("| day")}
+    # wall 10 s: 10 / 0.5 (after) = 20x, 10 / 0.4 (the fastest read before) = 25x
+    assert rows["| day-5-bracketed"].endswith("| 0.40 / 0.50 | 20-25x |")
+    assert rows["| day-5-older"].endswith("| 0.50 | 20x |")
