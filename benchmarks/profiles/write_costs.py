@@ -3,8 +3,8 @@
     python benchmarks/profiles/write_costs.py WAREHOUSE TABLE [ROWS]
 
 Copies the first ROWS rows (default 2,000,000) of TABLE (`schema.table`) from a warehouse,
-opened read-only, into a fresh scratch file beside the system's temp folder, once for the
-whole row and once for each column, and checkpoints each copy so its bytes reach the file.
+opened read-only, into a fresh scratch file in a temporary folder (deleted after), once for
+the whole row and once for each column, and checkpoints each copy so its bytes reach the file.
 Each copy is made twice: with DuckDB's own choice of compression and with string compression
 left out (`disabled_compression_methods = 'dict_fsst'`: in this DuckDB every string column
 is otherwise DICT_FSST). Prints wall seconds and the scratch file's size for both, so a
