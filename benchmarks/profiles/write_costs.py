@@ -23,13 +23,17 @@ import duckdb
 _RAW = "set disabled_compression_methods = 'dict_fsst'"
 
 
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
 def _copy(conn: duckdb.DuckDBPyConnection, columns: str, raw: bool) -> tuple[float, int]:
     with tempfile.TemporaryDirectory() as scratch:
         path = os.path.join(scratch, "copy.duckdb")
         conn.execute("attach ? as scratch", [path])
         conn.execute(_RAW if raw else "reset disabled_compression_methods")
         started = time.perf_counter()
-        # `columns` are the table's own names, quoted (describe), not input from a user.
+        # `columns` are the table's own names (duckdb_columns), quoted.
         conn.execute(f"create table scratch.copy as select {columns} from rows")
         conn.execute("checkpoint scratch")
         seconds = time.perf_counter() - started
@@ -52,8 +56,11 @@ def write_costs(warehouse: str, table: str, rows: int) -> list[tuple[str, float,
     ]
     if not names:
         raise SystemExit(f"no table {table} in {warehouse}")
-    conn.execute(f'create temp table rows as from warehouse."{schema}"."{name}" limit ?', [rows])
-    quoted = ['"' + column.replace('"', '""') + '"' for column in names]
+    # The table exists (its columns were found), and its name is quoted like any identifier.
+    conn.execute(
+        f"create temp table rows as from warehouse.{_quote(schema)}.{_quote(name)} limit ?", [rows]
+    )
+    quoted = [_quote(column) for column in names]
     results = []
     for label, columns in [("(whole row)", ", ".join(quoted)), *zip(names, quoted, strict=True)]:
         auto = _copy(conn, columns, raw=False)
