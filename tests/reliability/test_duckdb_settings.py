@@ -65,3 +65,21 @@ def test_a_configured_ledger_chunk_wins_and_a_bad_one_is_refused(monkeypatch):
     monkeypatch.setenv("BILLING_LEDGER_CHUNK_EVENTS", "0")
     with pytest.raises(ValueError, match="positive integer"):
         settings.ledger_chunk_events()
+
+
+def test_a_warehouse_folder_that_does_not_exist_yet_is_created_not_retried_for_minutes(
+    tmp_path, monkeypatch
+):
+    """dagster-duckdb retries a failed connect for ~17 minutes (meant for another process's
+    lock); a fresh BILLING_WAREHOUSE folder must open at once, from any entry point."""
+    import dagster_duckdb.resource
+
+    def connect_once(fn, retry_on, kwargs, max_retries):  # the old code fails here at once
+        return fn(**kwargs)
+
+    monkeypatch.setattr(dagster_duckdb.resource, "backoff", connect_once)
+    warehouse = tmp_path / "not" / "yet" / "made"
+    monkeypatch.setenv("BILLING_WAREHOUSE", str(warehouse))
+    with build_resources()["duckdb"].get_connection() as conn:
+        conn.execute("create table probe as select 1 as one")
+    assert (warehouse / settings.WAREHOUSE_FILE).is_file()
