@@ -8,7 +8,8 @@ Rewinds (in the transaction) what the latest date's run wrote: its recon slice a
 its match spans, its decision events and receipts, and the typed event copies beyond the
 previous run's watermark. Then runs `reconcile` and `append_decisions` with every statement
 timed (the engine's own `begin`/`commit` become no-ops so that all of it can be rolled back)
-and prints the phases and the TOP (default 30) slowest statements. Compare two checkouts by
+and prints the phases, a digest of what it wrote (rows and an order-free hash per table) and
+the TOP (default 30) slowest statements. Compare two checkouts by
 running it with each on `PYTHONPATH`, one after the other, on the same warehouse.
 """
 
@@ -65,6 +66,29 @@ def rewind(conn: duckdb.DuckDBPyConnection):
     return last
 
 
+def outputs_digest(conn: duckdb.DuckDBPyConnection, as_of) -> dict[str, tuple[int, int]]:
+    """Rows and an order-free hash (sum of row hashes) of what the date's run wrote, without
+    the run id: equal digests from two checkouts mean they wrote the same rows."""
+    digests = {}
+    for (table,) in conn.execute(
+        "select table_name from duckdb_tables() where schema_name = 'recon_store' "
+        "and table_name in ('discrepancies', 'decisions', 'metrics', 'resolutions_log') "
+        "order by 1"
+    ).fetchall():
+        row = conn.execute(
+            f"select count(*), coalesce(sum(hash(t)::hugeint), 0) "
+            f"from (select * exclude (run_id) from recon_store.{table} where as_of = ?) t",
+            [as_of],
+        ).fetchone()
+        digests[table] = (int(row[0]), int(row[1]))
+    row = conn.execute(
+        "select count(*), coalesce(sum(hash(match_key, from_as_of)::hugeint), 0) "
+        "from recon_store.match_spans where to_as_of is null"
+    ).fetchone()
+    digests["open_match_spans"] = (int(row[0]), int(row[1]))
+    return digests
+
+
 def main(warehouse: str, top: int) -> None:
     conn = duckdb.connect(warehouse)
     use_utc(conn)
@@ -77,9 +101,11 @@ def main(warehouse: str, top: int) -> None:
         reconcile(timed, as_of, rules, "replay", settings.resolutions_dir())
         timed.phase = "append_decisions"
         report = append_decisions(timed, as_of, "replay", datetime.now(UTC))
+        digests = outputs_digest(conn, as_of)
     finally:
         conn.execute("rollback")
     print(as_of, report)
+    print("outputs:", digests)
     print(timed.report(top))
 
 
