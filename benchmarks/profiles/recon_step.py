@@ -86,6 +86,10 @@ def outputs_digest(conn: duckdb.DuckDBPyConnection, as_of) -> dict[str, tuple[in
         "from recon_store.match_spans where to_as_of is null"
     ).fetchone()
     digests["open_match_spans"] = (int(row[0]), int(row[1]))
+    row = conn.execute(
+        "select count(*), coalesce(sum(hash(f)::hugeint), 0) from recon_store.match_facts f"
+    ).fetchone()
+    digests["match_facts"] = (int(row[0]), int(row[1]))  # their evidence included
     return digests
 
 

@@ -94,23 +94,23 @@ def predicate(criterion: Criterion) -> str:
     return parts[0] if len(parts) == 1 else "(" + " or ".join(parts) + ")"
 
 
-def evidence(criterion: Criterion) -> str:
-    """JSON object: the criterion, the values compared, and the difference for tolerances."""
+def evidence_fields(criterion: Criterion) -> list[tuple[str, str]]:
+    """The evidence entry of a criterion, as (key, SQL value) pairs: the criterion, the values
+    compared, and the difference for tolerances."""
     field = operand(criterion.field)
     cases = " ".join(
         f"when coalesce({_single(criterion, v)}, false) then ({operand(v)})::varchar"
         for v in criterion.values
     )
-    items = [
-        f"'criterion', {quote(criterion.describe())}",
-        f"'field_value', ({field})::varchar",
-        f"'matched_value', case {cases} end",
+    fields = [
+        ("criterion", quote(criterion.describe())),
+        ("field_value", f"({field})::varchar"),
+        ("matched_value", f"case {cases} end"),
     ]
     if criterion.tolerance is not None:
         first = operand(criterion.values[0])
-        diff = _difference(field, first, criterion.tolerance)
-        items.append(f"'difference', {diff}")
-    return f"json_object({', '.join(items)})"
+        fields.append(("difference", _difference(field, first, criterion.tolerance)))
+    return fields
 
 
 def rule_predicate(criteria: tuple[Criterion, ...]) -> str:
@@ -155,4 +155,18 @@ def _token_side(criterion: Criterion) -> tuple[str | None, str]:
 
 
 def rule_evidence(criteria: tuple[Criterion, ...]) -> str:
-    return "json_array(" + ", ".join(evidence(c) for c in criteria) + ")"
+    """SQL for a pair's evidence: a JSON array of one object per criterion, as text.
+
+    The text is what `json_array(json_object(...), ...)` writes, byte for byte (stored
+    decisions are compared by payload, so a rerun must write the same bytes), but serialised
+    from structs: `to_json` of one list takes less than half the time of building each object
+    (1.3M candidate pairs of the 1M-payment day). A list needs one struct type, so a rule
+    that mixes criteria with and without a tolerance (a `difference` key) joins its objects'
+    texts instead, which is still faster than `json_object`."""
+    structs = [
+        "struct_pack(" + ", ".join(f"{key} := {value}" for key, value in evidence_fields(c)) + ")"
+        for c in criteria
+    ]
+    if len({c.tolerance is None for c in criteria}) <= 1:
+        return f"to_json([{', '.join(structs)}])::varchar"
+    return "'[' || " + " || ',' || ".join(f"to_json({s})::varchar" for s in structs) + " || ']'"
