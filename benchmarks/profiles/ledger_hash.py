@@ -11,6 +11,8 @@ import sys
 
 import duckdb
 
+from benchmarks.profiles.digest import digest
+
 TABLES = ("journal_lines", "payment_states", "payment_history", "invoice_states",
           "invoice_history", "quarantined_events")  # fmt: skip
 _WRITTEN = {"run_id", "posted_at", "updated_at"}
@@ -29,11 +31,7 @@ def table_hashes(conn: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, int]]:
             if name not in _WRITTEN
         ]
         if columns:
-            row = conn.execute(
-                f"select count(*), coalesce(sum(hash({', '.join(columns)})::hugeint), 0) "
-                f"from ledger_store.{table}"
-            ).fetchone()
-            hashes[table] = (row[0], int(row[1]))
+            hashes[table] = digest(conn, f"select {', '.join(columns)} from ledger_store.{table}")
     return hashes
 
 

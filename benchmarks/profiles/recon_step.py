@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 
 import duckdb
 
+from benchmarks.profiles.digest import digest
 from benchmarks.profiles.timed_connection import TimedConnection
 from billing_pipeline import settings
 from billing_pipeline.recon import load_rules, reconcile
@@ -67,29 +68,21 @@ def rewind(conn: duckdb.DuckDBPyConnection):
 
 
 def outputs_digest(conn: duckdb.DuckDBPyConnection, as_of) -> dict[str, tuple[int, int]]:
-    """Rows and an order-free hash (sum of row hashes) of what the date's run wrote, without
-    the run id: equal digests from two checkouts mean they wrote the same rows."""
-    digests = {}
-    for (table,) in conn.execute(
-        "select table_name from duckdb_tables() where schema_name = 'recon_store' "
-        "and table_name in ('discrepancies', 'decisions', 'metrics', 'resolutions_log') "
-        "order by 1"
-    ).fetchall():
-        row = conn.execute(
-            f"select count(*), coalesce(sum(hash(t)::hugeint), 0) "
-            f"from (select * exclude (run_id) from recon_store.{table} where as_of = ?) t",
-            [as_of],
-        ).fetchone()
-        digests[table] = (int(row[0]), int(row[1]))
-    row = conn.execute(
-        "select count(*), coalesce(sum(hash(match_key, from_as_of)::hugeint), 0) "
-        "from recon_store.match_spans where to_as_of is null"
-    ).fetchone()
-    digests["open_match_spans"] = (int(row[0]), int(row[1]))
-    row = conn.execute(
-        "select count(*), coalesce(sum(hash(f)::hugeint), 0) from recon_store.match_facts f"
-    ).fetchone()
-    digests["match_facts"] = (int(row[0]), int(row[1]))  # their evidence included
+    """Rows and an order-free hash of what the date's run wrote, without the run id: equal
+    digests from two checkouts mean they wrote the same rows."""
+    digests = {
+        table: digest(
+            conn,
+            f"select * exclude (run_id) from recon_store.{table} where as_of = $as_of",
+            {"as_of": as_of},
+        )
+        for table in ("decisions", "discrepancies", "metrics", "resolutions_log")
+    }
+    digests["open_match_spans"] = digest(
+        conn, "select match_key, from_as_of from recon_store.match_spans where to_as_of is null"
+    )
+    # (the match facts hold each match's evidence)
+    digests["match_facts"] = digest(conn, "select * from recon_store.match_facts")
     return digests
 
 

@@ -160,9 +160,9 @@ def rule_evidence(criteria: tuple[Criterion, ...]) -> str:
     The text is what `json_array(json_object(...), ...)` writes, byte for byte (stored
     decisions are compared by payload, so a rerun must write the same bytes), but serialised
     from structs: `to_json` of one list takes less than half the time of building each object
-    (1.3M candidate pairs of the 1M-payment day). A list needs one struct type, so a rule
-    that mixes criteria with and without a tolerance (a `difference` key) joins its objects'
-    texts instead, which is still faster than `json_object`."""
+    (1.3M pairs alone; the 1M-payment day's largest rule 1.52 -> 1.12 s with its join). A list
+    needs one struct type, so a rule that mixes criteria with and without a tolerance (a
+    `difference` key) joins its objects' texts instead, still faster than `json_object`."""
     structs = [
         "struct_pack(" + ", ".join(f"{key} := {value}" for key, value in evidence_fields(c)) + ")"
         for c in criteria
