@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from billing_pipeline.domain.fx import RateBook, RateOverride
-from billing_pipeline.domain.rounding import convert_minor
+from billing_pipeline.domain.fx import RateBook, RateError, RateOverride
+from billing_pipeline.domain.rounding import RoundingRule, convert_minor
 from billing_pipeline.receivables.functional import functional_amounts
 
 ON = date(2026, 10, 5)
@@ -57,15 +57,29 @@ def test_the_functional_currency_itself_converts_at_one():
 @settings(max_examples=100, deadline=None)
 @given(
     st.lists(
-        st.tuples(st.sampled_from(["JPY", "EUR", "KWD"]), st.integers(1, 10**12)), max_size=20
+        st.tuples(
+            st.sampled_from([ON - timedelta(days=1), ON, ON + timedelta(days=3)]),
+            st.sampled_from(["JPY", "EUR", "KWD", "GBP", "USD"]),
+            st.integers(1, 10**12),
+        ),
+        max_size=20,
     ),
-    st.sampled_from(["half_even", "half_up", "down", "ceiling"]),
+    st.sampled_from([rule.value for rule in RoundingRule]),
 )
-def test_each_distinct_amount_once_converted_like_the_journal(amounts, rule):
-    triples = [(ON, ccy, amount) for ccy, amount in amounts]
+def test_each_distinct_amount_once_converted_like_the_journal(triples, rule):
     rows = functional_amounts(triples + triples, BOOK, "USD", rule)
-    assert len(rows) == len(set(triples))
+    assert [row[:3] for row in rows] == sorted(set(triples))
     for row in rows:
-        rate = BOOK.rate(ON, row.currency, "USD").rate
-        expected = convert_minor(row.amount_minor, row.currency, "USD", rate, rule)
+        try:
+            quote = BOOK.rate(row.as_of_date, row.currency, "USD")
+        except RateError as error:  # no rate: no amount, and the reason
+            assert (row.functional_amount_minor, row.rate, row.problem) == (None, None, str(error))
+            continue
+        expected = convert_minor(row.amount_minor, row.currency, "USD", quote.rate, rule)
         assert row.functional_amount_minor == expected
+        assert (row.rate, row.rate_date, row.rate_source, row.problem) == (
+            str(quote.rate),
+            quote.rate_date,
+            quote.source,
+            None,
+        )

@@ -1,20 +1,15 @@
 """Every amount the aging shows, in the functional currency at its report date's rate.
 
 One row per distinct (as_of_date, currency, amount_due_minor > 0) of `invoice_aging`; the
-conversion is `billing_pipeline.receivables.functional` (exact decimal rates, one rounding).
+conversion is `billing_pipeline.receivables.functional` (exact decimal rates, one rounding,
+set-based).
 """
 
 import polars as pl
 
 from billing_pipeline import settings
-from billing_pipeline.receivables.functional import FunctionalAmount, functional_amounts
+from billing_pipeline.receivables.functional import functional_amount_frame
 from billing_pipeline.warehouse.ledger import rate_book
-
-SCHEMA = {
-    "as_of_date": pl.Date, "currency": pl.Utf8, "amount_minor": pl.Int64,
-    "functional_currency": pl.Utf8, "functional_amount_minor": pl.Int64, "rate": pl.Utf8,
-    "rate_date": pl.Date, "rate_source": pl.Utf8, "problem": pl.Utf8,
-}  # fmt: skip
 
 
 def model(dbt, session):
@@ -38,13 +33,10 @@ def model(dbt, session):
             pl.coalesce(pl.col("valid_to").dt.offset_by("-1d"), pl.lit(last)),
         ),
     ).explode("as_of_date")
-    triples = days.drop_nulls("as_of_date").select("as_of_date", "currency", "amount_due_minor")
-    book, _ = rate_book(session)
-    rows = functional_amounts(
-        triples.unique().iter_rows(),
-        book,
-        settings.functional_currency(),
-        settings.rounding_rule(),
+    triples = days.drop_nulls("as_of_date").select(
+        "as_of_date", "currency", amount_minor="amount_due_minor"
     )
-    assert tuple(SCHEMA) == FunctionalAmount._fields
-    return pl.DataFrame(rows, schema=SCHEMA, orient="row")
+    book, _ = rate_book(session)
+    return functional_amount_frame(
+        triples, book, settings.functional_currency(), settings.rounding_rule()
+    )
