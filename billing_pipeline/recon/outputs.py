@@ -127,7 +127,9 @@ def matches(conn, as_of: date, rules_version: str, run_id: str) -> None:
         create or replace temp table recon_made_matches as
         -- Size each match by joining its unnested refs to the items (a hash join), not with
         -- a list_contains subquery per match (a nested loop: ~550 s -> 3 s at 100k/day).
-        with numbered as (
+        -- Materialized: the numbering is in no particular order, so both readers must see
+        -- the one computed numbering, whatever the planner would otherwise inline.
+        with numbered as materialized (
             select row_number() over () as match_no, * from recon_work_matches
         ),
         refs as (
