@@ -16,14 +16,14 @@ import json
 import shutil
 import sys
 import time
-from collections import defaultdict
 from datetime import UTC, datetime
 
 import duckdb
 
+from benchmarks.profiles.ledger_phases import rounded, time_phases
 from benchmarks.profiles.timed_connection import TimedConnection
 from billing_pipeline.domain.rounding import RoundingRule
-from billing_pipeline.warehouse import ledger, ledger_delta, ledger_keys
+from billing_pipeline.warehouse import ledger, ledger_keys
 from billing_pipeline.warehouse.tables import use_utc
 
 RULE = RoundingRule.HALF_EVEN
@@ -61,29 +61,8 @@ def run(base: str, copy: str, cut: int, top: int = 0) -> dict:
     conn = duckdb.connect(copy)
     use_utc(conn)
     _keys_at(conn, cut)
-    phases = defaultdict(lambda: [0.0, 0.0])
     statements = TimedConnection(conn)
-
-    def timed(module, name):
-        function = getattr(module, name)
-
-        def wrapper(*args, **kwargs):
-            cpu, wall = time.process_time(), time.perf_counter()
-            outer, statements.phase = statements.phase, name
-            try:
-                return function(*args, **kwargs)
-            finally:
-                statements.phase = outer
-                phases[name][0] += time.process_time() - cpu
-                phases[name][1] += time.perf_counter() - wall
-
-        setattr(module, name, wrapper)
-
-    for name in ("scope_new_events", "compute_delta", "write_delta", "scope_sample"):
-        timed(ledger, name)
-    for name in ("fold_all", "resume", "build_facts", "post_entries"):
-        timed(ledger_delta, name)
-    timed(ledger_keys, "refresh")  # part of scope_new_events and scope_sample
+    phases = time_phases(statements)
     cpu, wall = time.process_time(), time.perf_counter()
     step = statements if top else conn
     report = ledger.rebuild_ledger(step, "USD", RULE, "bench", datetime.now(UTC))
@@ -93,7 +72,7 @@ def run(base: str, copy: str, cut: int, top: int = 0) -> dict:
         "check": ok,
         "cpu": round(time.process_time() - cpu, 2),
         "wall": round(time.perf_counter() - wall, 2),
-        "phases (cpu, wall)": {k: [round(v[0], 2), round(v[1], 2)] for k, v in phases.items()},
+        "phases (cpu, wall)": rounded(phases),
     }
     conn.close()
     if top:
