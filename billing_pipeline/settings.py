@@ -54,10 +54,11 @@ def export_for_subprocesses() -> None:
 
 # What a chunk costs the ledger's Python side per new event, measured: a 30-day backfill whose
 # last date folded 1.7M events peaked 1,455 MiB higher with 1.5M-event chunks than with
-# 500k (benchmarks/RESULTS.md, session 8). The default chunk keeps that under an eighth of
-# the machine, between these bounds.
+# 500k (benchmarks/RESULTS.md, session 8); 2.1M-event chunks peaked ~700 MiB above 1.5M ones
+# (session 24). The default chunk keeps that under an eighth of the machine, between these
+# bounds.
 CHUNK_BYTES_PER_EVENT = 1_500
-CHUNK_BOUNDS = (250_000, 1_500_000)
+CHUNK_BOUNDS = (250_000, 3_000_000)
 
 
 def ledger_chunk_events() -> int:
@@ -68,8 +69,10 @@ def ledger_chunk_events() -> int:
     stays bounded by the chunk instead of growing with the history. Each chunk also pays a
     few seconds of lookups into the history whatever its size: on a 1M-payment day (5.2M
     events) 1.5M-event chunks folded in 162 s where 500k-event ones took 201 s, at a peak of
-    11,700 MiB against 11,490 (DuckDB at its cap both times). Unset, the chunk is as large
-    as an eighth of the machine's memory allows (1.5M events from 18 GiB up)."""
+    11,700 MiB against 11,490 (DuckDB at its cap both times), and rebuilding a 30-day
+    history (18.6M events) took 317 s in 2.1M-event chunks against 342 s in 1.5M ones. Unset,
+    the chunk is as large as an eighth of the machine's memory allows (2.1M events on 24 GiB,
+    3M from 34 GiB up)."""
     text = os.environ.get("BILLING_LEDGER_CHUNK_EVENTS", "").strip()
     if not text:
         return default_chunk_events(_machine_memory_bytes())
