@@ -174,22 +174,27 @@ def processor_bank(conn, rules: RuleSet, as_of: date) -> None:
     s = rules.settings("processor_bank")
     pairs = _PAIRS.format(matches="recon_every_match", leg="processor_bank")
     # A bank line repeating a matched payout's reference and amount is that payout credited
-    # twice, not cash for an invoice: report it, and keep leg 3 away from it.
+    # twice, not cash for an invoice: report it, and keep leg 3 away from it. A line that fits
+    # several matched payouts names the one with the lowest key (with that payout's first
+    # credit and processor), whatever order they arrived in.
     execute(
         conn,
         """
         create or replace temp table recon_bank_duplicates as
-        select b.key, any_value(l.key) as payout_key, any_value(p.rkey) as first_key,
-               any_value(l.processor) as processor
-        from recon_bank_lines b
-        join recon_left_processor_bank l on b.amount_minor = l.amount_minor
-             and b.currency = l.currency
-             and (strpos(recon_norm(b.remittance_info), recon_norm(l.bank_reference)) > 0
-                  or strpos(recon_norm(b.remittance_info), recon_norm(l.payout_ref)) > 0)
-        join (select left_refs[1] as lkey, right_refs[1] as rkey from recon_work_matches
-              where leg = 'processor_bank') p on p.lkey = l.key
-        where b.key not in (select key from recon_consumed)
-        group by b.key
+        with fits as (
+            select b.key, min(struct_pack(payout_key := l.key, first_key := p.rkey,
+                                          processor := l.processor)) as fit
+            from recon_bank_lines b
+            join recon_left_processor_bank l on b.amount_minor = l.amount_minor
+                 and b.currency = l.currency
+                 and (strpos(recon_norm(b.remittance_info), recon_norm(l.bank_reference)) > 0
+                      or strpos(recon_norm(b.remittance_info), recon_norm(l.payout_ref)) > 0)
+            join (select left_refs[1] as lkey, right_refs[1] as rkey from recon_work_matches
+                  where leg = 'processor_bank') p on p.lkey = l.key
+            where b.key not in (select key from recon_consumed)
+            group by b.key
+        )
+        select key, fit.payout_key, fit.first_key, fit.processor from fits
         """,
     )
     execute(

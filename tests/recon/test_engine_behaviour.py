@@ -3,7 +3,11 @@ idempotent reruns, resolutions and rule-set diffs."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
+from pathlib import Path
+
+import yaml
 
 from billing_pipeline.recon import diff_rule_versions, load_rules, parse_rules, reconcile
 from tests.recon.builders import RULES_PATH, Store
@@ -157,3 +161,35 @@ def _raw(rule) -> dict:
         "strategy": rule.strategy,
         "criteria": crit,
     }
+
+
+def test_a_repeated_bank_line_fitting_two_matched_payouts_names_one_whatever_their_order():
+    # A reference rule with a date window (a rule set may have one) leaves a bank line that
+    # repeats a matched payout's reference weeks later to the duplicate check. When it fits
+    # two matched payouts, the one named must not depend on which arrived first, and its
+    # processor and first credit must be that payout's.
+    data = yaml.safe_load(Path(RULES_PATH).read_text())
+    windowed = next(r for r in data["rules"] if r["id"] == "pb-reference-exact")
+    windowed["criteria"].append(
+        {"field": "right.business_date", "operator": "within", "value": "left.business_date",
+         "tolerance": {"business_days": 4, "direction": "after"}}
+    )  # fmt: skip
+    rules = parse_rules(data)
+    found = []
+    for order in (("po_1", "po_2"), ("po_2", "po_1")):
+        s = Store()
+        processor = {"po_1": "stripe", "po_2": "adyen"}
+        for payout in order:
+            s.payout(payout, MON, 5000, processor=processor[payout])
+        for payout in order:
+            s.bank(f"B_{payout}", TUE, 5000, f"PAYOUT {payout}")
+        repeat = s.bank("B3", date(2026, 10, 26), 5000, "PAYOUT po_1 po_2")
+        reconcile(s.conn, date(2026, 10, 27), rules, "r")
+        found.append(s.rows("select reference, candidates, detail from recon_store.discrepancies "
+                            "where type = 'duplicate'"))  # fmt: skip
+    assert found[0] == found[1]
+    ((reference, (payout, first), detail),) = found[0]
+    assert reference == repeat
+    name = payout.split(":")[-1]
+    assert first == f"bank:DE89:ref:B_{name}:1"
+    assert json.loads(detail)["processor"] == processor[name]
