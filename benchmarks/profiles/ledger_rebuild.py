@@ -6,8 +6,9 @@ Empties the ledger and folds every stored event again in chunks (`rebuild_ledger
 then runs the step's audit (`journal_rebuilds_identically`), printing CPU and wall per phase
 and, with TOP, the TOP costliest statements. `--cold-keys` drops the ledger's key copies
 first: in a backfill no earlier date ran the ledger, so the last date copies every event's
-keys. The ledger's table hashes (`ledger_hash`) are printed before and after: a rebuild by
-the same code must leave them unchanged, and so must a faster version of it.
+keys. The ledger's table hashes (`ledger_hash`) are taken before and after and printed
+(`unchanged`): a rebuild by the same code must leave them as they were, and so must a faster
+version of it.
 """
 
 import json
@@ -46,9 +47,10 @@ def run(warehouse: str, top: int = 0, cold_keys: bool = False) -> dict:
         "cpu": round(time.process_time() - cpu, 2),
         "wall": round(time.perf_counter() - wall, 2),
         "phases (cpu, wall)": rounded(phases),
-        "unchanged": table_hashes(conn) == before,
     }
-    for table, (rows, total) in table_hashes(conn).items():
+    after = table_hashes(conn)
+    result["unchanged"] = after == before
+    for table, (rows, total) in after.items():
         print(f"{table:20} {rows:>12,} {total}")
     conn.close()
     if top:
