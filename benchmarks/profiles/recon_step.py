@@ -81,7 +81,7 @@ def outputs_digest(conn: duckdb.DuckDBPyConnection, as_of) -> dict[str, tuple[in
     digests["open_match_spans"] = digest(
         conn, "select match_key, from_as_of from recon_store.match_spans where to_as_of is null"
     )
-    # (the match facts hold each match's evidence)
+    # Match facts are kept across dates; they hold each match's evidence.
     digests["match_facts"] = digest(conn, "select * from recon_store.match_facts")
     return digests
 

@@ -40,6 +40,7 @@ SCHEMA = {
     "functional_currency": pl.Utf8, "functional_amount_minor": pl.Int64, "rate": pl.Utf8,
     "rate_date": pl.Date, "rate_source": pl.Utf8, "problem": pl.Utf8,
 }  # fmt: skip
+assert tuple(SCHEMA) == FunctionalAmount._fields  # rows become FunctionalAmounts by position
 _KEY = ["as_of_date", "currency", "amount_minor"]
 _QUOTE_SCHEMA = {"as_of_date": pl.Date, "currency": pl.Utf8, "rate": pl.Utf8,
                  "rate_date": pl.Date, "rate_source": pl.Utf8, "problem": pl.Utf8}  # fmt: skip
@@ -51,7 +52,7 @@ def functional_amount_frame(
     """Each distinct (as_of_date, currency, amount_minor) row of `amounts` in `functional`,
     sorted by those columns, with `SCHEMA`'s columns."""
     rule = rounding_rule(rule)
-    distinct = amounts.select(pl.col(name).cast(SCHEMA[name]) for name in _KEY).unique().sort(_KEY)
+    distinct = amounts.select(pl.col(name).cast(SCHEMA[name]) for name in _KEY).unique()
     quotes = pl.DataFrame(
         [
             _quote(book, on, currency, functional)

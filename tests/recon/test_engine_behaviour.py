@@ -175,10 +175,10 @@ def test_a_repeated_bank_line_fitting_two_matched_payouts_names_one_whatever_the
          "tolerance": {"business_days": 4, "direction": "after"}}
     )  # fmt: skip
     rules = parse_rules(data)
+    processor = {"po_1": "stripe", "po_2": "adyen"}
     found = []
     for order in (("po_1", "po_2"), ("po_2", "po_1")):
         s = Store()
-        processor = {"po_1": "stripe", "po_2": "adyen"}
         for payout in order:
             s.payout(payout, MON, 5000, processor=processor[payout])
         for payout in order:
