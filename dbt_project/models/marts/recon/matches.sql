@@ -1,4 +1,8 @@
-{{ config(schema='recon') }}
+-- A view: the slice is a join of what reconciliation already stored (facts, spans, run
+-- dates). As a table it was written here and then copied again by the publish, which
+-- copies every relation into analytics.duckdb anyway (3.1M matches on the 30th date of a
+-- 100k-payments-a-day backfill: 9 s to build, 8 s to copy).
+{{ config(schema='recon', materialized='view') }}
 
 -- The latest reconciliation: the slice of the most recent run date.
 with matches as (

@@ -1,0 +1,83 @@
+"""fx.exposure_by_settlement dates a processor-clearing item by the latest available-on date
+of its payout's settlement lines known on each day: built by dbt on a hand-made ledger."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import duckdb
+
+from billing_pipeline.warehouse.ledger import ensure_ledger
+from billing_pipeline.warehouse.tables import ensure_schema
+from tests.support import dbt
+
+ITEM = "payout:stripe:po_1"
+OPENED, CLOSED = date(2026, 10, 5), date(2026, 10, 20)
+# (known on, available on): the latest known date wins, also among lines known the same day; an
+# earlier one arriving later does not move it, and a line without an available-on date counts
+# as available the day it is known.
+LINES = [
+    (date(2026, 10, 5), date(2026, 10, 8)),
+    (date(2026, 10, 6), None),
+    (date(2026, 10, 7), date(2026, 10, 30)),
+    (date(2026, 10, 9), date(2026, 10, 1)),
+    (date(2026, 10, 12), date(2026, 11, 25)),
+    (date(2026, 10, 12), date(2026, 10, 14)),
+]
+
+
+def _bucket(as_of: date, expected: date) -> str:
+    days = (expected - as_of).days
+    if days < 0:
+        return "overdue"
+    return "0-7d" if days <= 7 else "8-30d" if days <= 30 else "31-90d" if days <= 90 else "90d+"
+
+
+def _journal_line(fact_id: str, day: date, debit: int, credit: int) -> tuple:
+    return (
+        fact_id, "payment.captured", 1, "assets:processor_clearing:stripe", "EUR", debit, credit,
+        "v1", fact_id, day, debit * 11 // 10, credit * 11 // 10, "1.1", day, "test", "USD",
+        day, 1, "f", ITEM,
+    )  # fmt: skip
+
+
+def _settlement_event(seq: int, known_on: date, available_on: date | None) -> tuple:
+    payload = {"processor": "stripe", "payout_ref": "po_1", "line_type": "charge"}
+    if available_on is not None:
+        payload["available_on"] = available_on.isoformat()
+    return (
+        seq, f"settlement:{seq}", "settlement.charge", f"{known_on} 12:00:00+00", known_on,
+        "payout", "po_1", json.dumps(payload), "h", "h", "h", "stripe", "f", seq, known_on,
+        f"{known_on} 12:00:00+00", "r",
+    )  # fmt: skip
+
+
+def test_clearing_items_are_dated_by_the_latest_available_on_known_each_day(warehouse):
+    with duckdb.connect(str(warehouse / "billing.duckdb")) as conn:
+        ensure_schema(conn)
+        ensure_ledger(conn)
+        conn.executemany(
+            "insert into ledger_store.journal_lines values "
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [_journal_line("open", OPENED, 1000, 0), _journal_line("close", CLOSED, 0, 1000)],
+        )
+        conn.executemany(
+            "insert into store.events values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [_settlement_event(seq, *line) for seq, line in enumerate(LINES, start=1)],
+        )
+    result = dbt("run", "--select", "exposure_by_settlement", warehouse=warehouse)
+    assert result.returncode == 0, result.stdout[-3000:]
+
+    with duckdb.connect(str(warehouse / "billing.duckdb"), read_only=True) as conn:
+        rows = conn.execute(
+            "select as_of_date, expected_basis, settlement_bucket, earliest_expected_on, "
+            "open_amount_minor from fx.exposure_by_settlement order by as_of_date"
+        ).fetchall()
+    expected = []
+    for offset in range((CLOSED - OPENED).days):
+        as_of = OPENED + timedelta(days=offset)
+        known = [available or known_on for known_on, available in LINES if known_on <= as_of]
+        latest = max(known)
+        expected.append((as_of, "settlement_available_on", _bucket(as_of, latest), latest, 1000))
+    assert rows == expected
