@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import duckdb
 
+from billing_pipeline.warehouse.ledger import ensure_ledger
 from billing_pipeline.warehouse.tables import ensure_schema
 from tests.support import dbt
 
@@ -51,3 +52,61 @@ def test_dbt_refuses_to_build_while_a_partition_is_half_written(warehouse):
     result = dbt("run", "--select", "stg_rates__rates", warehouse=warehouse)
     assert result.returncode != 0
     assert "a partition write stopped half-way: ingest events 2026-10-05 (run r1)" in result.stdout
+
+
+def _journal_line(entry: str, line_no: int, currency: str, debit: int, credit: int, fd, fc):
+    return (
+        entry, "test", line_no, f"assets:test:{line_no}", currency, debit, credit, "v1",
+        f"evt_{entry}", "2026-10-05", fd, fc, "1", "2026-10-05", "test", "USD",
+        "2026-10-05", line_no, "f", None,
+    )  # fmt: skip
+
+
+def test_every_entry_balances_flags_exactly_the_entries_that_do_not(warehouse):
+    balanced = [
+        # two currencies, each balanced, and balanced in USD
+        _journal_line("ok_fx", 1, "EUR", 100, 0, 110, 0),
+        _journal_line("ok_fx", 2, "EUR", 0, 100, 0, 110),
+        _journal_line("ok_fx", 3, "USD", 5, 0, 5, 0),
+        _journal_line("ok_fx", 4, "USD", 0, 5, 0, 5),
+    ]
+    broken = [
+        # balanced in USD, not in EUR
+        _journal_line("bad_currency", 1, "EUR", 100, 0, 110, 0),
+        _journal_line("bad_currency", 2, "EUR", 0, 99, 0, 110),
+        # balanced in EUR, not in USD
+        _journal_line("bad_functional", 1, "EUR", 100, 0, 110, 0),
+        _journal_line("bad_functional", 2, "EUR", 0, 100, 0, 109),
+        # a single line that balances nothing
+        _journal_line("single", 1, "USD", 0, 0, 0, 0),
+    ]
+    db = warehouse / "billing.duckdb"
+    with duckdb.connect(str(db)) as conn:
+        ensure_schema(conn)
+        ensure_ledger(conn)
+        conn.executemany(_INSERT_LINE, balanced)
+    # (not journal_lines' own tests: its events are not in this store)
+    select = ("--select", "journal_lines every_entry_balances", "--store-failures")
+    select = (*select, "--exclude", "test_type:generic")
+    result = dbt("build", *select, warehouse=warehouse)
+    assert result.returncode == 0, result.stdout[-3000:]
+
+    with duckdb.connect(str(db)) as conn:
+        conn.executemany(_INSERT_LINE, broken)
+    result = dbt("build", *select, warehouse=warehouse)
+    assert result.returncode != 0
+    with duckdb.connect(str(db), read_only=True) as conn:
+        (failures,) = conn.execute(
+            "select table_schema || '.' || table_name from information_schema.tables "
+            "where table_name = 'every_entry_balances'"
+        ).fetchone()
+        flagged = {
+            e for (e,) in conn.execute(f"select distinct entry_id from {failures}").fetchall()
+        }
+    assert flagged == {"bad_currency", "bad_functional", "single"}
+
+
+_INSERT_LINE = (
+    "insert into ledger_store.journal_lines values "
+    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
