@@ -54,6 +54,12 @@ def test_dbt_refuses_to_build_while_a_partition_is_half_written(warehouse):
     assert "a partition write stopped half-way: ingest events 2026-10-05 (run r1)" in result.stdout
 
 
+_INSERT_LINE = (
+    "insert into ledger_store.journal_lines values "
+    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
 def _journal_line(entry: str, line_no: int, currency: str, debit: int, credit: int, fd, fc):
     return (
         entry, "test", line_no, f"assets:test:{line_no}", currency, debit, credit, "v1",
@@ -86,8 +92,11 @@ def test_every_entry_balances_flags_exactly_the_entries_that_do_not(warehouse):
         ensure_ledger(conn)
         conn.executemany(_INSERT_LINE, balanced)
     # (not journal_lines' own tests: its events are not in this store)
-    select = ("--select", "journal_lines every_entry_balances", "--store-failures")
-    select = (*select, "--exclude", "test_type:generic")
+    select = (
+        "--select", "journal_lines every_entry_balances",
+        "--exclude", "test_type:generic",
+        "--store-failures",
+    )  # fmt: skip
     result = dbt("build", *select, warehouse=warehouse)
     assert result.returncode == 0, result.stdout[-3000:]
 
@@ -104,9 +113,3 @@ def test_every_entry_balances_flags_exactly_the_entries_that_do_not(warehouse):
             e for (e,) in conn.execute(f"select distinct entry_id from {failures}").fetchall()
         }
     assert flagged == {"bad_currency", "bad_functional", "single"}
-
-
-_INSERT_LINE = (
-    "insert into ledger_store.journal_lines values "
-    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
