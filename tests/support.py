@@ -26,6 +26,26 @@ def dbt(*args: str, warehouse: Path) -> subprocess.CompletedProcess:
     )
 
 
+def insert_journal_lines(conn, lines: list[dict]) -> None:
+    """Insert `ledger_store.journal_lines` rows given by the columns a test is about (fact_id,
+    account, currency, debit_minor, credit_minor, effective_date, the functional amounts...);
+    the others take neutral values: a functional USD book, one rate, no source file."""
+    for line in lines:
+        row = {
+            "fact_type": "test", "line_no": 1, "rules_version": "v1",
+            "event_id": line["fact_id"], "rate": "1", "rate_date": line["effective_date"],
+            "rate_source": "test", "functional_currency": "USD",
+            "partition_date": line["effective_date"],
+            **line,
+        }  # fmt: skip
+        columns = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        conn.execute(
+            f"insert into ledger_store.journal_lines ({columns}) values ({marks})",
+            list(row.values()),
+        )
+
+
 # Columns that record *when* or *which run*, not *what*: they differ between equal runs.
 VOLATILE_COLUMNS = frozenset({"landed_at", "quarantined_at", "run_id", "recorded_at"})
 

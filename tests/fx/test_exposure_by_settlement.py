@@ -10,7 +10,7 @@ import duckdb
 
 from billing_pipeline.warehouse.ledger import ensure_ledger
 from billing_pipeline.warehouse.tables import ensure_schema
-from tests.support import dbt
+from tests.support import dbt, insert_journal_lines
 
 ITEM = "payout:stripe:po_1"
 OPENED, CLOSED = date(2026, 10, 5), date(2026, 10, 20)
@@ -34,12 +34,14 @@ def _bucket(as_of: date, expected: date) -> str:
     return "0-7d" if days <= 7 else "8-30d" if days <= 30 else "31-90d" if days <= 90 else "90d+"
 
 
-def _journal_line(fact_id: str, day: date, debit: int, credit: int) -> tuple:
-    return (
-        fact_id, "payment.captured", 1, "assets:processor_clearing:stripe", "EUR", debit, credit,
-        "v1", fact_id, day, debit * 11 // 10, credit * 11 // 10, "1.1", day, "test", "USD",
-        day, 1, "f", ITEM,
-    )  # fmt: skip
+def _clearing_line(fact_id: str, day: date, debit: int, credit: int) -> dict:
+    return {
+        "fact_id": fact_id, "fact_type": "payment.captured",
+        "account": "assets:processor_clearing:stripe", "currency": "EUR",
+        "debit_minor": debit, "credit_minor": credit, "effective_date": day,
+        "functional_debit_minor": debit * 11 // 10, "functional_credit_minor": credit * 11 // 10,
+        "rate": "1.1", "fx_item": ITEM,
+    }  # fmt: skip
 
 
 def _settlement_event(seq: int, known_on: date, available_on: date | None) -> tuple:
@@ -57,10 +59,9 @@ def test_clearing_items_are_dated_by_the_latest_available_on_known_each_day(ware
     with duckdb.connect(str(warehouse / "billing.duckdb")) as conn:
         ensure_schema(conn)
         ensure_ledger(conn)
-        conn.executemany(
-            "insert into ledger_store.journal_lines values "
-            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [_journal_line("open", OPENED, 1000, 0), _journal_line("close", CLOSED, 0, 1000)],
+        insert_journal_lines(
+            conn,
+            [_clearing_line("open", OPENED, 1000, 0), _clearing_line("close", CLOSED, 0, 1000)],
         )
         conn.executemany(
             "insert into store.events values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

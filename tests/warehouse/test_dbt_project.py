@@ -6,7 +6,7 @@ import duckdb
 
 from billing_pipeline.warehouse.ledger import ensure_ledger
 from billing_pipeline.warehouse.tables import ensure_schema
-from tests.support import dbt
+from tests.support import dbt, insert_journal_lines
 
 
 def test_dbt_build_succeeds_on_an_empty_warehouse(warehouse):
@@ -54,43 +54,38 @@ def test_dbt_refuses_to_build_while_a_partition_is_half_written(warehouse):
     assert "a partition write stopped half-way: ingest events 2026-10-05 (run r1)" in result.stdout
 
 
-_INSERT_LINE = (
-    "insert into ledger_store.journal_lines values "
-    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-
-
-def _journal_line(entry: str, line_no: int, currency: str, debit: int, credit: int, fd, fc):
-    return (
-        entry, "test", line_no, f"assets:test:{line_no}", currency, debit, credit, "v1",
-        f"evt_{entry}", "2026-10-05", fd, fc, "1", "2026-10-05", "test", "USD",
-        "2026-10-05", line_no, "f", None,
-    )  # fmt: skip
+def _line(entry: str, line_no: int, currency: str, debit: int, credit: int, fd: int, fc: int):
+    return {
+        "fact_id": entry, "line_no": line_no, "account": f"assets:test:{line_no}",
+        "currency": currency, "debit_minor": debit, "credit_minor": credit,
+        "effective_date": "2026-10-05", "functional_debit_minor": fd,
+        "functional_credit_minor": fc,
+    }  # fmt: skip
 
 
 def test_every_entry_balances_flags_exactly_the_entries_that_do_not(warehouse):
     balanced = [
         # two currencies, each balanced, and balanced in USD
-        _journal_line("ok_fx", 1, "EUR", 100, 0, 110, 0),
-        _journal_line("ok_fx", 2, "EUR", 0, 100, 0, 110),
-        _journal_line("ok_fx", 3, "USD", 5, 0, 5, 0),
-        _journal_line("ok_fx", 4, "USD", 0, 5, 0, 5),
+        _line("ok_fx", 1, "EUR", 100, 0, 110, 0),
+        _line("ok_fx", 2, "EUR", 0, 100, 0, 110),
+        _line("ok_fx", 3, "USD", 5, 0, 5, 0),
+        _line("ok_fx", 4, "USD", 0, 5, 0, 5),
     ]
     broken = [
         # balanced in USD, not in EUR
-        _journal_line("bad_currency", 1, "EUR", 100, 0, 110, 0),
-        _journal_line("bad_currency", 2, "EUR", 0, 99, 0, 110),
+        _line("bad_currency", 1, "EUR", 100, 0, 110, 0),
+        _line("bad_currency", 2, "EUR", 0, 99, 0, 110),
         # balanced in EUR, not in USD
-        _journal_line("bad_functional", 1, "EUR", 100, 0, 110, 0),
-        _journal_line("bad_functional", 2, "EUR", 0, 100, 0, 109),
+        _line("bad_functional", 1, "EUR", 100, 0, 110, 0),
+        _line("bad_functional", 2, "EUR", 0, 100, 0, 109),
         # a single line that balances nothing
-        _journal_line("single", 1, "USD", 0, 0, 0, 0),
+        _line("single", 1, "USD", 0, 0, 0, 0),
     ]
     db = warehouse / "billing.duckdb"
     with duckdb.connect(str(db)) as conn:
         ensure_schema(conn)
         ensure_ledger(conn)
-        conn.executemany(_INSERT_LINE, balanced)
+        insert_journal_lines(conn, balanced)
     # (not journal_lines' own tests: its events are not in this store)
     select = (
         "--select", "journal_lines every_entry_balances",
@@ -101,7 +96,7 @@ def test_every_entry_balances_flags_exactly_the_entries_that_do_not(warehouse):
     assert result.returncode == 0, result.stdout[-3000:]
 
     with duckdb.connect(str(db)) as conn:
-        conn.executemany(_INSERT_LINE, broken)
+        insert_journal_lines(conn, broken)
     result = dbt("build", *select, warehouse=warehouse)
     assert result.returncode != 0
     with duckdb.connect(str(db), read_only=True) as conn:
