@@ -178,9 +178,7 @@ def rebuild_ledger(
     if plan.full:
         _in_transaction(conn, lambda: clear_all(conn))
     since = 0 if plan.full else plan.since_seq
-    # At least one chunk: a run with no new events still re-posts facts held back by a
-    # posting problem (a rates file may have arrived since).
-    ends = [*range(since + chunk, plan.upto_seq, chunk), plan.upto_seq]
+    ends = chunk_ends(since, plan.upto_seq, chunk)
     for upto in ends:
         _fold_chunk(conn, book, functional, rule, run_id, now, since, upto, stamp)
         since = upto
@@ -189,6 +187,17 @@ def rebuild_ledger(
         reason = f"{plan.reason}; in {len(ends)} chunks of up to {chunk} events"
         return dataclasses.replace(report, mode="full", reason=reason)
     return report
+
+
+def chunk_ends(since: int, upto: int, chunk: int) -> list[int]:
+    """The last seq of each chunk folding (since, upto]: as few chunks as `chunk` allows, of
+    equal size (within one event). Equal, not `chunk` each and the remainder last: the
+    ledger's peak follows the largest chunk, and the number of chunks sets the time (1M
+    world's day 3, 5.25M events: 2.1M + 2.1M + 1.05M took 114.9 s at 9,796 MiB, three of
+    1.75M 114.0 s at 9,256 MiB). At least one chunk: a run with no new events still re-posts
+    facts held back by a posting problem (a rates file may have arrived since)."""
+    count = max(1, -(-(upto - since) // chunk))
+    return [since + (upto - since) * (i + 1) // count for i in range(count)]
 
 
 def _fold_chunk(conn, book, functional, rule, run_id, now, since, upto, stamp) -> None:

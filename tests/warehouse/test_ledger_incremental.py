@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import duckdb
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from billing_pipeline.recon import load_rules, reconcile
@@ -24,6 +24,7 @@ from billing_pipeline.warehouse.event_store import append_decisions, append_part
 from billing_pipeline.warehouse.journal import FACT_EVENTS_SQL, build_facts, post_entries
 from billing_pipeline.warehouse.landing import SOURCES, land_partition
 from billing_pipeline.warehouse.ledger import (
+    chunk_ends,
     journal_rebuilds_identically,
     rate_book,
     rebuild_ledger,
@@ -321,11 +322,21 @@ def test_catching_up_folds_no_more_new_events_at_a_time_than_the_chunk(fx_world_
     monkeypatch.setattr(ledger_module, "compute_delta", recording)
     chunk = events // 3 + 1
     report = rebuild_ledger(conn, "USD", "half_even", "chunks", NOW, full=True, chunk_events=chunk)
-    assert [upto for _, upto in windows] == [chunk, 2 * chunk, events]
+    assert [upto for _, upto in windows] == [events // 3, 2 * events // 3, events]
     assert all(upto - since <= chunk for since, upto in windows)
     assert seen == [upto for _, upto in windows]
     assert report.mode == "full" and "3 chunks" in report.reason
     assert conn.execute("select folded_seq from ledger_store.build_state").fetchall() == [(events,)]
+
+
+@given(since=st.integers(0, 10**7), new=st.integers(0, 10**7), chunk=st.integers(1, 3 * 10**6))
+def test_chunks_are_as_few_as_the_cap_allows_and_equal_within_one_event(since, new, chunk):
+    assume(new <= 1_000 * chunk)  # (a list of ends per event would only make the test slow)
+    ends = chunk_ends(since, since + new, chunk)
+    sizes = [upto - low for low, upto in zip([since, *ends], ends, strict=False)]
+    assert ends[-1] == since + new and ends == sorted(ends)
+    assert len(ends) == max(1, -(-new // chunk))  # fewer would exceed the cap
+    assert max(sizes) <= chunk and max(sizes) - min(sizes) <= 1
 
 
 # Events as `event` draws them, plus payments without id (the one key whose fold reads
