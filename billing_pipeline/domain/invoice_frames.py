@@ -27,8 +27,12 @@ from billing_pipeline.domain.payment_frames import (
     MAX_STEPS,
     FrameFold,
     currency_problems,
+    final_states,
     number_steps,
     stack_steps,
+    start_states,
+    updated,
+    with_current,
 )
 
 _AMOUNTS = ("amount_minor", "credited_minor", "paid_minor", "written_off_minor",
@@ -88,8 +92,8 @@ def fold_frames(states: pl.DataFrame, events: pl.DataFrame) -> FrameFold:
     `STEP_SCHEMA` columns; rejections name the invoice in `invoice_id`."""
     events = events.select(pl.col(n).cast(t) for n, t in EVENT_SCHEMA.items())
     states = states.select(pl.col(n).cast(t) for n, t in STATE_SCHEMA.items())
-    per_invoice = events.group_by("invoice_id").agg(
-        odd=(
+    odd = (
+        (
             pl.col("event_id").is_null()
             | pl.col("occurred_at").is_null()
             | ~pl.col("type").is_in(invoices.EVENT_TYPES)
@@ -100,9 +104,9 @@ def fold_frames(states: pl.DataFrame, events: pl.DataFrame) -> FrameFold:
         | pl.col("invoice_id").is_null().any()
         | (pl.col("invoice_id") == "").any()
     )
-    events, regular, irregular = number_steps(events, per_invoice, "invoice_id")
+    events, regular, irregular = number_steps(events, "invoice_id", odd)
     events = events.rename({name: f"e_{name}" for name in _SHARED})
-    current = states.join(regular, on="invoice_id", how="inner").select("_pid", *STATE_COLUMNS)
+    current = start_states(regular, states, "invoice_id")
     problems = currency_problems(events.filter(pl.col("type") == _CREATED)["e_currency"])
     history, rejections = [], []
     for step in range(MAX_STEPS):
@@ -110,7 +114,7 @@ def fold_frames(states: pl.DataFrame, events: pl.DataFrame) -> FrameFold:
         if batch.is_empty():
             break
         outcome = (
-            batch.join(current.drop("invoice_id"), on="_pid", how="left")
+            with_current(batch, current, "invoice_id")
             .join(_TARGETS, on=["state", "type"], how="left", nulls_equal=True)
             .join(problems, on="e_currency", how="left")
             .with_columns(_effect())
@@ -123,10 +127,9 @@ def fold_frames(states: pl.DataFrame, events: pl.DataFrame) -> FrameFold:
         ))  # fmt: skip
         after = accepted.select("_pid", "step", *_next_state(), *_step_facts())
         history.append(after.select("_pid", "step", *STEP_SCHEMA))
-        current = pl.concat([current.join(after, on="_pid", how="anti"),
-                             after.select("_pid", *STATE_COLUMNS)])  # fmt: skip
+        current = updated(current, after.select("_pid", *STATE_COLUMNS), "invoice_id")
     return FrameFold(
-        states=current.sort("_pid").select(STATE_COLUMNS),
+        states=final_states(current, STATE_COLUMNS),
         history=stack_steps(history, STEP_SCHEMA),
         rejections=stack_steps(rejections, _REJECTION_SCHEMA),
         irregular=irregular.sort().to_list(),
