@@ -45,7 +45,7 @@ def event_store(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
     day, now = date.fromisoformat(context.partition_key), datetime.now(UTC)
     with duckdb.get_connection() as conn:
         report = append_partition(conn, day, settings.business_timezone(), context.run_id, now)
-        broken = verify_chain(conn, day, context.run_id, now, full=full_walk_due(day))
+        broken = verify_chain(conn, day, context.run_id, now, full=full_walk_due(conn, now))
     yield dg.MaterializeResult(
         metadata={
             "dagster/row_count": report.appended,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import duckdb
 import pytest
@@ -118,8 +118,26 @@ def test_a_verified_prefix_that_changed_breaks_the_anchor(how):
     assert _anchor(conn) == (5, "full")
 
 
-def test_the_weekly_full_walk_falls_on_sundays():
-    assert [full_walk_due(date(2026, 10, day)) for day in range(5, 12)] == [False] * 6 + [True]
+def test_the_full_walk_is_due_a_week_after_the_last_one_by_the_clock_not_the_dates_run():
+    """A backfill runs weeks of dates within an hour: it walks the whole chain once, and the
+    next full walk comes a week of wall time later, whichever dates run then."""
+    conn = _store()
+    assert full_walk_due(conn, NOW)  # never walked
+    days = [date(2026, 9, 1) + timedelta(days=n) for n in range(21)]  # three Sundays
+    for minute, day in enumerate(days):
+        _append(conn, 2)
+        at = NOW + timedelta(minutes=minute)
+        assert verify_chain(conn, day, "backfill", at, full=full_walk_due(conn, at)) == []
+    modes = conn.execute("select mode from store.chain_verifications order by 1").fetchall()
+    assert modes == [("full",)] + [("incremental",)] * 20
+    _tamper(conn, 3, "payload")  # an old event, behind the anchor: only a full walk sees it
+    _append(conn, 1)
+    week = NOW + timedelta(days=7)
+    assert not full_walk_due(conn, week - timedelta(minutes=1))
+    assert verify_chain(conn, date(2026, 9, 22), "daily", week - timedelta(minutes=1)) == []
+    _append(conn, 1)
+    assert full_walk_due(conn, week)
+    assert [v["seq"] for v in verify_chain(conn, date(2026, 9, 23), "daily", week, True)] == [3]
 
 
 @settings(max_examples=30, deadline=None)
