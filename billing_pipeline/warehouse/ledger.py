@@ -193,9 +193,9 @@ def chunk_ends(since: int, upto: int, chunk: int) -> list[int]:
     """The last seq of each chunk folding (since, upto]: as few chunks as `chunk` allows, of
     equal size (within one event). Equal, not `chunk` each and the remainder last: the
     ledger's peak follows the largest chunk, and the number of chunks sets the time (1M
-    world's day 3, 5.25M events: 2.1M + 2.1M + 1.05M took 114.9 s at 9,796 MiB, three of
-    1.75M 114.0 s at 9,256 MiB). At least one chunk: a run with no new events still re-posts
-    facts held back by a posting problem (a rates file may have arrived since)."""
+    world's day 3, 5.25M events: 2.1M + 2.1M + 1.05M took 114.9 s at a peak of 9,566 MiB,
+    three of 1.75M 114.0 s at 9,039 MiB). At least one chunk: a run with no new events still
+    re-posts facts held back by a posting problem (a rates file may have arrived since)."""
     count = max(1, -(-(upto - since) // chunk))
     return [since + (upto - since) * (i + 1) // count for i in range(count)]
 
