@@ -75,8 +75,7 @@ def _single(criterion: Criterion, value_ref: str) -> str:
     if criterion.operator == "equals":
         return f"({field} = {value})"
     if criterion.operator == "contains":
-        needle = f"recon_norm({value})"
-        return f"(length({needle}) > 0 and strpos(recon_norm({field}), {needle}) > 0)"
+        return _contains(f"recon_norm({field})", f"recon_norm({value})")
     if criterion.operator == "regex":
         pattern = quote(criterion.pattern or "")
         return f"list_contains(regexp_extract_all({field}, {pattern}, 1), ({value})::varchar)"
@@ -90,7 +89,15 @@ def predicate(criterion: Criterion) -> str:
     Only ever used inside a join's ON clause, where NULL already rejects the pair. Writing the
     comparison bare (no coalesce around it) lets DuckDB see an equi-join and plan a hash join
     instead of a nested loop over every pair (measured: 260 s -> 0.1 s at 100k payments)."""
-    parts = [_single(criterion, v) for v in criterion.values]
+    return _any([_single(criterion, v) for v in criterion.values])
+
+
+def _contains(text: str, needle: str) -> str:
+    """`text` contains a non-empty `needle`, both already normalized (`recon_norm`)."""
+    return f"(length({needle}) > 0 and strpos({text}, {needle}) > 0)"
+
+
+def _any(parts: list[str]) -> str:
     return parts[0] if len(parts) == 1 else "(" + " or ".join(parts) + ")"
 
 
@@ -162,14 +169,12 @@ def _contains_normalized(criterion: Criterion, number: int, sides: dict[str, str
         return f"{alias}.{column}"
 
     field = normalized(criterion.field, f"recon_norm_{number}")
-    checks = [
-        f"(length({needle}) > 0 and strpos({field}, {needle}) > 0)"
-        for needle in (
-            normalized(value, f"recon_norm_{number}_{k}")
+    return _any(
+        [
+            _contains(field, normalized(value, f"recon_norm_{number}_{k}"))
             for k, value in enumerate(criterion.values)
-        )
-    ]
-    return checks[0] if len(checks) == 1 else "(" + " or ".join(checks) + ")"
+        ]
+    )
 
 
 def _token_side(criterion: Criterion) -> tuple[str | None, str]:
