@@ -14,6 +14,7 @@ import duckdb
 import polars as pl
 
 from billing_pipeline.domain.fx import RateError
+from billing_pipeline.warehouse import ledger_keys
 from billing_pipeline.warehouse.ledger import rate_book
 
 DDL = """
@@ -31,11 +32,15 @@ def build_rate_table(conn: duckdb.DuckDBPyConnection, functional: str) -> int:
     span = conn.execute(
         "select min(business_date), max(business_date) from store.events"
     ).fetchone()
+    # The booked currencies come from the ledger's typed copies of the payloads (`ledger_keys`,
+    # brought up to date here; the ledger step reads the same copies): the same strings as
+    # payload->>'currency'. Parsing every stored payload for them was nearly all of this
+    # step: 6.4 s on the 1M world's 12.3M events, 8.8 s on the 30-day world's 18.6M.
+    ledger_keys.refresh(conn)
     currencies = sorted(
         c
         for (c,) in conn.execute(
-            "select distinct payload->>'currency' from store.events "
-            "where payload->>'currency' is not null"
+            f"select distinct currency from {ledger_keys.KEYS} where currency is not null"
         ).fetchall()
     )
     rows = []

@@ -46,3 +46,22 @@ def test_weekends_use_fridays_fixing_and_a_currency_without_rate_says_why():
     assert friday[1] == date(2026, 10, 9) and friday[2] == "ecb"
     rate, _, _, problem = rows[("2026-10-11", "KWD")]
     assert rate is None and "KWD" in problem
+
+
+def test_a_currency_first_booked_after_the_last_build_gets_its_rows():
+    conn = duckdb.connect()
+    ensure_schema(conn)
+    _store_event(conn, "e1", date(2026, 10, 9), "EUR")
+    build_rate_table(conn, "USD")
+    _store_event(conn, "e2", date(2026, 10, 9), "GBP")
+    conn.execute(  # an event without a currency books none
+        "insert into store.events select * replace (seq + 1 as seq, 'e3' as idempotency_key, "
+        "'{\"amount_minor\": 5}' as payload) from store.events where seq = 2"
+    )
+
+    build_rate_table(conn, "USD")
+
+    currencies = conn.execute(
+        "select distinct currency from ledger_store.fx_rates order by 1"
+    ).fetchall()
+    assert currencies == [("EUR",), ("GBP",)]

@@ -45,7 +45,7 @@ REVIEWED = {
     # invoice_versions' own relation name, as dbt renders `this`.
     "existing",
     # The ledger's key copies (ledger_keys.KEYS): a module-constant table name.
-    "KEYS",
+    "KEYS", "ledger_keys.KEYS",
     # ledger_keys.refresh: the bounded view of the key copies (`int()` of a seq number).
     "view", "int(upto_seq)",
     # Module-constant SQL: the events the fact SQL reads (journal), the match columns and
