@@ -90,9 +90,12 @@ def verify_chain(
 
 def _latest_anchor(conn) -> tuple[int, str, date | None] | None:
     """The last verified link: (seq, chain hash, the date whose run verified it)."""
+    # Of several verifications of the same link (full walks with nothing new between them),
+    # the latest date's: a run of any date up to it is a re-run.
     rows = conn.execute(
         "select verified_through_seq, chain_hash, partition_date "
-        "from store.chain_verifications order by verified_through_seq desc limit 1"
+        "from store.chain_verifications "
+        "order by verified_through_seq desc, partition_date desc nulls last limit 1"
     ).fetchall()
     return rows[0] if rows else None
 
@@ -113,14 +116,18 @@ def _key_at(conn, seq: int) -> str | None:
 
 
 def _record_anchor(conn, mode, partition_date, run_id, now) -> None:
+    # A full walk is recorded even when nothing was stored since the last anchor: the next one
+    # is due a week after the last recorded (`full_walk_due`), so a walk left unrecorded would
+    # be repeated by every run until an event arrived.
+    newer = ">=" if mode == "full" else ">"
     conn.execute(
-        """
+        f"""
         insert into store.chain_verifications
         select seq, chain_hash, $mode, $day, $now, $run
         from store.events
         where seq = (select max(seq) from store.events)
-          and seq > coalesce((select max(verified_through_seq)
-                              from store.chain_verifications), 0)
+          and seq {newer} coalesce((select max(verified_through_seq)
+                                    from store.chain_verifications), 0)
         """,
         {"mode": mode, "day": partition_date, "now": now, "run": run_id},
     )

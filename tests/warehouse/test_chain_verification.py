@@ -140,6 +140,21 @@ def test_the_full_walk_is_due_a_week_after_the_last_one_by_the_clock_not_the_dat
     assert [v["seq"] for v in verify_chain(conn, date(2026, 9, 23), "daily", week, True)] == [3]
 
 
+def test_a_full_walk_with_nothing_new_is_recorded_and_re_runs_still_walk_in_full():
+    conn = _store()
+    _append(conn, 3)
+    assert verify_chain(conn, WEDNESDAY, "run", NOW, full=full_walk_due(conn, NOW)) == []
+    week = NOW + timedelta(days=7)
+    assert full_walk_due(conn, week)
+    # Nothing stored for a week: the due walk is recorded all the same, not repeated daily.
+    assert verify_chain(conn, MONDAY, "earlier", week, full=True) == []
+    assert not full_walk_due(conn, week + timedelta(days=1))
+    # Wednesday's run verified the same link: Tuesday is still a re-run, audited in full.
+    _tamper(conn, 2, "payload")
+    broken = verify_chain(conn, TUESDAY, "rerun", week + timedelta(days=1))
+    assert [v["seq"] for v in broken] == [2]
+
+
 @settings(max_examples=30, deadline=None)
 @given(
     days=st.lists(st.integers(0, 4), min_size=1, max_size=5),
