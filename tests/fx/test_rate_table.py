@@ -4,7 +4,9 @@ import json
 from datetime import UTC, date, datetime
 
 import duckdb
+import pytest
 
+from billing_pipeline.warehouse import partition_marks
 from billing_pipeline.warehouse.fx_rates import build_rate_table
 from billing_pipeline.warehouse.tables import ensure_schema
 
@@ -65,3 +67,20 @@ def test_a_currency_first_booked_after_the_last_build_gets_its_rows():
         "select distinct currency from ledger_store.fx_rates order by 1"
     ).fetchall()
     assert currencies == [("EUR",), ("GBP",)]
+
+
+def test_a_half_written_store_is_refused_before_its_events_are_copied():
+    conn = duckdb.connect()
+    ensure_schema(conn)
+    _store_event(conn, "e1", date(2026, 10, 9), "EUR")
+    partition_marks.mark_started(
+        conn, partition_marks.STORE_STAGED, date(2026, 10, 9), "run1", datetime(2026, 10, 9)
+    )
+
+    with pytest.raises(partition_marks.UnfinishedWrite):
+        build_rate_table(conn, "USD")
+
+    copies = conn.execute(
+        "select count(*) from duckdb_tables() where schema_name = 'ledger_cache'"
+    ).fetchone()
+    assert copies == (0,)
