@@ -119,15 +119,15 @@ def _record_anchor(conn, mode, partition_date, run_id, now) -> None:
     # A full walk is recorded even when nothing was stored since the last anchor: the next one
     # is due a week after the last recorded (`full_walk_due`), so a walk left unrecorded would
     # be repeated by every run until an event arrived.
-    newer = ">=" if mode == "full" else ">"
     conn.execute(
-        f"""
+        """
         insert into store.chain_verifications
         select seq, chain_hash, $mode, $day, $now, $run
         from store.events
         where seq = (select max(seq) from store.events)
-          and seq {newer} coalesce((select max(verified_through_seq)
-                                    from store.chain_verifications), 0)
+          and seq >= coalesce((select max(verified_through_seq)
+                               from store.chain_verifications), 0)
+                     + (case when $mode = 'full' then 0 else 1 end)
         """,
         {"mode": mode, "day": partition_date, "now": now, "run": run_id},
     )

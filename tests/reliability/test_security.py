@@ -42,8 +42,6 @@ REVIEWED = {
     "payment_table", "stored_sql", "per_key.format(extra='')", "kind",
     "per_key.format(extra=', bool_or(new and invoice_id is not null) as new_invoice, "
     "bool_or(new and customer_id is not null) as new_customer')",
-    # chain_verification: a comparison operator picked from two literals.
-    "newer",
     # invoice_versions' own relation name, as dbt renders `this`.
     "existing",
     # The ledger's key copies (ledger_keys.KEYS): a module-constant table name.

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from billing_pipeline.warehouse import audits
 from billing_pipeline.warehouse.ledger import LEDGER_DDL
+from tests.support import insert_journal_lines
 
 # (fact, currency, debit, credit, functional debit, functional credit): small values, few
 # facts and currencies, so that balanced and unbalanced entries both come up often.
@@ -25,16 +26,15 @@ _LINE = st.tuples(
 def _journal(lines) -> duckdb.DuckDBPyConnection:
     conn = duckdb.connect()
     conn.execute(LEDGER_DDL)
-    for line_no, (fact, currency, debit, credit, f_debit, f_credit) in enumerate(lines):
-        conn.execute(
-            "insert into ledger_store.journal_lines (fact_id, fact_type, line_no, account, "
-            "currency, debit_minor, credit_minor, rules_version, event_id, effective_date, "
-            "functional_debit_minor, functional_credit_minor, rate, rate_date, rate_source, "
-            "functional_currency) values (?, 'payment.captured', ?, 'assets:x', ?, ?, ?, 'r', "
-            "?, ?, ?, ?, '1', ?, 'ecb', 'USD')",
-            [fact, line_no, currency, debit, credit, fact, date(2026, 10, 5), f_debit, f_credit,
-             date(2026, 10, 5)],
-        )  # fmt: skip
+    insert_journal_lines(
+        conn,
+        [
+            dict(fact_id=fact, line_no=n, account="assets:x", currency=currency,
+                 debit_minor=debit, credit_minor=credit, effective_date=date(2026, 10, 5),
+                 functional_debit_minor=f_debit, functional_credit_minor=f_credit)
+            for n, (fact, currency, debit, credit, f_debit, f_credit) in enumerate(lines)
+        ],
+    )  # fmt: skip
     return conn
 
 
