@@ -4,7 +4,7 @@ from collections import defaultdict
 from datetime import date
 
 import duckdb
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from billing_pipeline.warehouse import audits
@@ -40,6 +40,8 @@ def _journal(lines) -> duckdb.DuckDBPyConnection:
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(_LINE, max_size=12))
+# Balanced in total and in functional, off in each of its two currencies.
+@example([("f1", "EUR", 1, 0, 0, 0), ("f1", "USD", 0, 1, 0, 0)])
 def test_unbalanced_entries_are_those_off_in_a_currency_or_in_functional_or_with_one_line(lines):
     per_currency, functional, count = defaultdict(int), defaultdict(int), defaultdict(int)
     for fact, currency, debit, credit, f_debit, f_credit in lines:
