@@ -3,7 +3,7 @@
 import dagster as dg
 
 from billing_pipeline.defs.fx import fx_rates
-from billing_pipeline.defs.ingest import ingest_assets
+from billing_pipeline.defs.ingest import ingest
 from billing_pipeline.defs.ledger import event_store, ledger
 from billing_pipeline.defs.publish import analytics
 from billing_pipeline.defs.reconciliation import reconciliation
@@ -13,7 +13,7 @@ from billing_pipeline.defs.sensors import sensors
 from billing_pipeline.defs.transform import dbt_models
 
 defs = dg.Definitions(
-    assets=[*ingest_assets, event_store, reconciliation, ledger, fx_rates, dbt_models, analytics],
+    assets=[ingest, event_store, reconciliation, ledger, fx_rates, dbt_models, analytics],
     jobs=[daily_job],
     schedules=[daily_schedule],
     sensors=sensors,

@@ -45,6 +45,21 @@ def partitions_start() -> str:
     return os.environ.get("BILLING_PARTITIONS_START", "2025-01-01")
 
 
+def ingest_workers() -> int:
+    """How many sources land at once (BILLING_INGEST_WORKERS; `warehouse.land_sources`).
+
+    Unset, one per core. Each landing keeps about one core busy and holds its own parse in
+    memory: on a 1M-payment day the event log peaked at 1,987 MiB and the Stripe files at
+    1,583 MiB, landed alone (benchmarks/RESULTS.md, session 28). 1 lands them one by one."""
+    text = os.environ.get("BILLING_INGEST_WORKERS", "").strip()
+    if not text:
+        return os.cpu_count() or 1
+    workers = int(text)
+    if workers < 1:
+        raise ValueError(f"BILLING_INGEST_WORKERS must be a positive integer, got {text!r}")
+    return workers
+
+
 def export_for_subprocesses() -> None:
     """Pin the resolved paths in the environment so dbt subprocesses see the same files."""
     os.environ["BILLING_INBOX"] = str(inbox_dir())

@@ -6,7 +6,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from billing_pipeline import settings
-from billing_pipeline.defs.ingest import ingest_assets
+from billing_pipeline.defs.ingest import ingest
 from billing_pipeline.defs.partitions import daily_partitions
 from billing_pipeline.defs.resources import DUCKDB_POOL
 from billing_pipeline.domain.rounding import rounding_rule
@@ -23,7 +23,7 @@ JOURNAL = dg.AssetKey(["ledger_store", "journal_lines"])
 
 @dg.asset(
     key=EVENTS,
-    deps=[key for assets in ingest_assets for key in assets.keys],
+    deps=list(ingest.keys),
     partitions_def=daily_partitions,
     pool=DUCKDB_POOL,
     group_name="ledger",

@@ -33,6 +33,7 @@ from billing_pipeline.warehouse.tables import (
     ensure_schema,
     staged_schema,
     staged_table,
+    use_utc,
 )
 
 SOURCES = tuple(SOURCE_FRAMES)
@@ -97,6 +98,23 @@ def land_partition(
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}; expected one of {SOURCES}")
     ensure_schema(conn)
+    return land_into_schema(conn, inbox, source, partition_date, run_id, now)
+
+
+def land_into_schema(
+    conn: duckdb.DuckDBPyConnection,
+    inbox: Path,
+    source: str,
+    partition_date: date,
+    run_id: str,
+    now: datetime,
+) -> LandingReport:
+    """`land_partition` in a warehouse whose tables exist (`ensure_schema`). Landings that run
+    side by side (`land_sources`) call this: two connections creating the same table at once
+    conflict."""
+    if source not in SOURCES:
+        raise ValueError(f"unknown source {source!r}; expected one of {SOURCES}")
+    use_utc(conn)
     report = LandingReport(source, partition_date)
     files = partition_files(inbox, source, partition_date)
     writer = partition_marks.INGEST + source
