@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import itertools
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -382,48 +383,59 @@ def _store_new_events(conn, candidates_sql, params, partition_date, run_id, now)
         for (instant,) in conn.execute(
             "select distinct occurred_at from (select occurred_at, row_number() over "
             "(order by occurred_at) as nth from receipts where outcome = 'new') "
-            "where nth % $batch = 1 order by occurred_at",
+            "where (nth - 1) % $batch = 0 order by occurred_at",
             {"batch": STORE_BATCH},
         ).fetchall()
     ]
-    for low, high in itertools.pairwise([*starts, None]):
-        window = {"low": low, "high": high}
-        chain = _chain_links(conn, window, next_seq, prev_hash)
-        next_seq, prev_hash = next_seq + chain.num_rows, chain.column("hash")[-1].as_py()
-        conn.register("chain_links", chain)
-        try:
-            conn.execute(
-                f"""
-                insert into store.events
-                select r.seq, a.idempotency_key, a.event_type, a.occurred_at,
-                       a.business_date, a.aggregate_type, a.aggregate_id, a.payload,
-                       r.payload_hash, r.prev, r.hash, a.source, a.file_id,
-                       a.source_line, $day, $now, $run
-                from {_with_payloads(candidates_sql, "chain_links", window=True)}
-                order by r.seq
-                """,
-                {**params, "day": partition_date, "now": now, "run": run_id, **window},
-            )
-        finally:
-            # After a failed insert the transaction is aborted and unregistering raises too,
-            # which would hide the insert's own error (a racing append's primary key conflict).
-            with contextlib.suppress(duckdb.Error):
-                conn.unregister("chain_links")
-        partition_marks.commit_batch(conn)
+    windows = [{"low": low, "high": high} for low, high in itertools.pairwise([*starts, None])]
+    if not windows:
+        return
+    # The next window's links are hashed (Python, holding the GIL) in a thread while this
+    # window's rows are inserted (DuckDB, outside the GIL); the chain is the same either way.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="chain") as hasher:
+        links = hasher.submit(_chain_links, _new_in(conn, windows[0]), next_seq, prev_hash)
+        for number, window in enumerate(windows):
+            chain = links.result()
+            next_seq, prev_hash = next_seq + chain.num_rows, chain.column("hash")[-1].as_py()
+            if number + 1 < len(windows):
+                following = _new_in(conn, windows[number + 1])
+                links = hasher.submit(_chain_links, following, next_seq, prev_hash)
+            _insert_window(conn, candidates_sql, chain, window, params, partition_date, run_id,
+                           now)  # fmt: skip
+
+
+def _insert_window(conn, candidates_sql, chain, window, params, partition_date, run_id, now):
+    """Store one window's chained events with their payloads and commit them."""
+    conn.register("chain_links", chain)
+    try:
+        conn.execute(
+            f"""
+            insert into store.events
+            select r.seq, a.idempotency_key, a.event_type, a.occurred_at,
+                   a.business_date, a.aggregate_type, a.aggregate_id, a.payload,
+                   r.payload_hash, r.prev, r.hash, a.source, a.file_id,
+                   a.source_line, $day, $now, $run
+            from {_with_payloads(candidates_sql, "chain_links", window=True)}
+            order by r.seq
+            """,
+            {**params, "day": partition_date, "now": now, "run": run_id, **window},
+        )
+    finally:
+        # After a failed insert the transaction is aborted and unregistering raises too,
+        # which would hide the insert's own error (a racing append's primary key conflict).
+        with contextlib.suppress(duckdb.Error):
+            conn.unregister("chain_links")
+    partition_marks.commit_batch(conn)
 
 
 # What a chain link carries to find its candidate again (`_with_payloads`) and store its hash.
 LINK_LINEAGE = ("idempotency_key", "file_id", "source_line", "payload_hash")
 
 
-def _chain_links(conn, window: dict, next_seq: int, prev_hash: str) -> pa.Table:
-    """Chain the new events that occurred in [low, high) in arrival order after the link
-    `prev_hash`: their `LINK_LINEAGE` with (seq, prev, hash). Sequential by nature, so it runs
-    in Python, but only the hashing itself is done per event: each message's tail
-    (`|key|payload_hash`) arrives as bytes built by DuckDB, and the hex digests leave as one
-    buffer that both the `prev` and `hash` columns slice (on a 1M-payment day, converting
-    keys, hashes and links one Python object at a time took twice as long as hashing them)."""
-    new = conn.sql(
+def _new_in(conn, window: dict) -> pa.Table:
+    """The new events that occurred in [low, high), in arrival order: their `LINK_LINEAGE`
+    and each chain message's tail (`|key|payload_hash`) as bytes built by DuckDB."""
+    return conn.sql(
         "select idempotency_key, file_id, source_line, payload_hash, "
         "encode('|' || idempotency_key || '|' || payload_hash) as tail from receipts "
         "where outcome = 'new' and occurred_at >= $low "
@@ -431,6 +443,14 @@ def _chain_links(conn, window: dict, next_seq: int, prev_hash: str) -> pa.Table:
         "order by occurred_at, idempotency_key, file_id, source_line",
         params=window,
     ).to_arrow_table()
+
+
+def _chain_links(new: pa.Table, next_seq: int, prev_hash: str) -> pa.Table:
+    """Chain `new` (`_new_in`) after the link `prev_hash`: their `LINK_LINEAGE` with (seq,
+    prev, hash). Sequential by nature, so it runs in Python, but only the hashing itself is
+    done per event: the tails arrive as bytes, and the hex digests leave as one buffer that
+    both the `prev` and `hash` columns slice (on a 1M-payment day, converting keys, hashes
+    and links one Python object at a time took twice as long as hashing them)."""
     sha256 = hashlib.sha256
     digests: list[str] = []
     add = digests.append

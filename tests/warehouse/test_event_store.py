@@ -183,12 +183,12 @@ def test_an_append_racing_another_fails_at_commit_and_its_rerun_stores_no_key_tw
     rival = conn.cursor()  # a second connection to the same database
     chain_links = event_store._chain_links
 
-    def tuesday_commits_first(connection, *args):
+    def tuesday_commits_first(*args):
         # Monday's append has classified its candidates against a store without evt_a;
         # Tuesday's append runs and commits before Monday's links and inserts.
         monkeypatch.setattr(event_store, "_chain_links", chain_links)
         append_partition(rival, tuesday, "UTC", "rival", NOW)
-        return chain_links(connection, *args)
+        return chain_links(*args)
 
     monkeypatch.setattr(event_store, "_chain_links", tuesday_commits_first)
     with pytest.raises(duckdb.ConstraintException, match="primary key"):
@@ -199,6 +199,26 @@ def test_an_append_racing_another_fails_at_commit_and_its_rerun_stores_no_key_tw
     assert conn.execute(
         "select idempotency_key, count(*) from store.events group by 1 order by 1"
     ).fetchall() == [("evt_a", 1), ("evt_b", 1)]
+    assert chain_violations(conn) == []
+
+
+@pytest.mark.parametrize("batch", [1, 2, 3])
+def test_the_chain_does_not_depend_on_how_many_events_a_window_holds(conn, monkeypatch, batch):
+    """Each window is hashed while the one before it is inserted: a window must start from
+    the last link of the one before, whatever their sizes."""
+    day = date(2026, 10, 5)
+    whole = duckdb.connect()
+    ensure_schema(whole)
+    for target in (conn, whole):
+        for line, hour in enumerate([9, 9, 10, 11, 11, 11, 12], 1):
+            _stage_event(target, day, "f1", line, f"evt_{line}", 100 * line, hour)
+    append_partition(whole, day, "UTC", "run1", NOW)
+    monkeypatch.setattr(event_store, "STORE_BATCH", batch)
+
+    append_partition(conn, day, "UTC", "run1", NOW)
+
+    assert _store_and_receipts(conn) == _store_and_receipts(whole)
+    assert len(_store_and_receipts(conn)[0]) == 7
     assert chain_violations(conn) == []
 
 
