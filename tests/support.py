@@ -73,3 +73,18 @@ def published_snapshot(analytics: Path) -> dict[str, list[tuple]]:
             rows = conn.execute(f'select {select} from "{schema}"."{table}"').fetchall()
             snapshot[f"{schema}.{table}"] = sorted(rows, key=repr)
     return snapshot
+
+
+def fail_landing_of(monkeypatch, failing_source: str) -> None:
+    """Make landing `failing_source` raise OSError("share went away") (a flaky inbox share);
+    the other sources land as usual."""
+    from billing_pipeline.warehouse import land_sources
+
+    real = land_sources.land_into_schema
+
+    def landing(conn, inbox, source, *args):
+        if source == failing_source:
+            raise OSError("share went away")
+        return real(conn, inbox, source, *args)
+
+    monkeypatch.setattr(land_sources, "land_into_schema", landing)

@@ -95,8 +95,7 @@ def land_partition(
     run_id: str,
     now: datetime,
 ) -> LandingReport:
-    if source not in SOURCES:
-        raise ValueError(f"unknown source {source!r}; expected one of {SOURCES}")
+    """Create the warehouse's tables where missing, then land (`land_into_schema`)."""
     ensure_schema(conn)
     return land_into_schema(conn, inbox, source, partition_date, run_id, now)
 

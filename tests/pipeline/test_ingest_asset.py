@@ -12,7 +12,7 @@ from dagster_duckdb import DuckDBResource
 
 from billing_pipeline.defs.ingest import CHECKS, SPECS, ingest
 from billing_pipeline.sample.world import generate_world
-from billing_pipeline.warehouse import land_sources
+from tests.support import fail_landing_of
 
 DAY = date(2026, 10, 5)
 
@@ -61,14 +61,7 @@ def test_selecting_one_source_lands_and_reports_only_that_source(inbox, tmp_path
 
 def test_a_failing_source_fails_the_step_after_the_others_reported(inbox, tmp_path, monkeypatch):
     """(The step's retries fail the same way; each attempt lands the other sources again.)"""
-    real = land_sources.land_into_schema
-
-    def failing_for_bank(conn, inbox, source, *args):
-        if source == "bank":
-            raise OSError("share went away")
-        return real(conn, inbox, source, *args)
-
-    monkeypatch.setattr(land_sources, "land_into_schema", failing_for_bank)
+    fail_landing_of(monkeypatch, "bank")
 
     result, database = _materialize(inbox, tmp_path, monkeypatch, None)
 

@@ -10,9 +10,9 @@ import duckdb
 import pytest
 
 from billing_pipeline.sample.world import generate_world
-from billing_pipeline.warehouse import land_sources as land_sources_module
 from billing_pipeline.warehouse.land_sources import land_sources
 from billing_pipeline.warehouse.landing import SOURCES, land_partition
+from tests.support import fail_landing_of
 
 DAY = date(2026, 10, 6)
 NOW = datetime(2026, 10, 7, 6, 0, tzinfo=UTC)
@@ -87,14 +87,7 @@ def test_a_file_delivered_to_two_sources_is_landed_by_the_first_and_a_duplicate_
 
 
 def test_a_source_that_fails_is_reported_and_the_others_still_land(inbox, monkeypatch):
-    real = land_sources_module.land_into_schema
-
-    def failing_for_bank(conn, inbox, source, *args):
-        if source == "bank":
-            raise OSError("share went away")
-        return real(conn, inbox, source, *args)
-
-    monkeypatch.setattr(land_sources_module, "land_into_schema", failing_for_bank)
+    fail_landing_of(monkeypatch, "bank")
     conn = duckdb.connect()
     landings = {
         landing.source: landing
