@@ -17,7 +17,7 @@ from datetime import date, timedelta
 
 # Step key prefix -> the stage it belongs to in the results table.
 STAGES = {
-    "ingest_": "ingest",
+    "ingest": "ingest",  # one step since session 28; `ingest_<source>` before
     "store__events": "event_store",
     "event_store": "event_store",
     "reconciliation": "recon",
