@@ -16,7 +16,6 @@ sources land one after the other, in `SOURCES` order.
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from billing_pipeline.warehouse.audits import nothing_lost_violations
 from billing_pipeline.warehouse.landing import (
     SOURCES,
     LandingReport,
+    digest_file,
     land_into_schema,
     partition_files,
 )
@@ -61,15 +61,20 @@ def land_sources(
     if unknown:
         raise ValueError(f"unknown sources {unknown}; expected some of {SOURCES}")
     ensure_schema(conn)  # once, here: concurrent `create ... if not exists` can conflict
-    sizes = {source: _partition_bytes(inbox, source, partition_date) for source in sources}
-    if workers < 2 or len(sources) < 2 or _shared_bytes(inbox, sources, partition_date):
+    sized = {
+        source: [
+            (path, path.stat().st_size) for path in partition_files(inbox, source, partition_date)
+        ]
+        for source in sources
+    }
+    args = (inbox, partition_date, run_id, now)
+    if workers < 2 or len(sources) < 2 or _shared_bytes(sized):
         ordered = sorted(sources, key=SOURCES.index)
-        args = (inbox, partition_date, run_id, now)
         outcomes = {source: _land_one(conn, source, *args) for source in ordered}
         return [outcomes[source] for source in sources]
-    largest_first = sorted(sources, key=lambda source: (-sizes[source], SOURCES.index(source)))
+    total = {source: sum(size for _, size in files) for source, files in sized.items()}
+    largest_first = sorted(sources, key=lambda source: (-total[source], SOURCES.index(source)))
     with ThreadPoolExecutor(max_workers=min(workers, len(sources))) as pool:
-        args = (inbox, partition_date, run_id, now)
         futures = {
             source: pool.submit(_land_one, conn.cursor(), source, *args, owned=True)
             for source in largest_first
@@ -100,31 +105,19 @@ def _land_one(
     return outcome
 
 
-def _partition_bytes(inbox: Path, source: str, partition_date: date) -> int:
-    return sum(path.stat().st_size for path in partition_files(inbox, source, partition_date))
-
-
-def _shared_bytes(inbox: Path, sources: list[str], partition_date: date) -> bool:
-    """Do files of two different sources for the date have the same bytes? Only files of
-    equal size are read."""
+def _shared_bytes(sized: dict[str, list[tuple[Path, int]]]) -> bool:
+    """Do files of two different sources (source -> [(path, size)]) have the same bytes? Only
+    files of equal size are read."""
     by_size: dict[int, list[tuple[str, Path]]] = defaultdict(list)
-    for source in sources:
-        for path in partition_files(inbox, source, partition_date):
-            by_size[path.stat().st_size].append((source, path))
+    for source, files in sized.items():
+        for path, size in files:
+            by_size[size].append((source, path))
     for same_size in by_size.values():
         if len({source for source, _ in same_size}) < 2:
             continue
         owners: dict[str, set[str]] = defaultdict(set)
         for source, path in same_size:
-            owners[_sha256(path)].add(source)
+            owners[digest_file(path)[0]].add(source)
         if any(len(found) > 1 for found in owners.values()):
             return True
     return False
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()

@@ -186,7 +186,7 @@ def _land_file(
         return _refuse_outside(conn, inbox, path, source, partition_date, run_id, now, registry)
     streamed = source in STREAMED_SOURCES
     if streamed:
-        sha, size, head = _digest(path)
+        sha, size, head = digest_file(path)
     else:
         content = path.read_bytes()
         sha, size, head = hashlib.sha256(content).hexdigest(), len(content), content
@@ -261,7 +261,7 @@ def _parser_failures(parts: Iterator[ParseResult]) -> Iterator[ParseResult]:
         yield part
 
 
-def _digest(path: Path) -> tuple[str, int, bytes]:
+def digest_file(path: Path) -> tuple[str, int, bytes]:
     """(sha256, size, first bytes) of a file read in blocks, never whole."""
     digest, size, head = hashlib.sha256(), 0, b""
     with path.open("rb") as handle:
