@@ -14,8 +14,9 @@ from datetime import date
 import duckdb
 
 from billing_pipeline.recon import match_spans
+from billing_pipeline.warehouse.tables import PAYLOAD_TYPE
 
-DDL = """
+DDL = f"""
 create schema if not exists recon_store;
 create table if not exists recon_store.discrepancies (
     as_of date not null, discrepancy_id varchar not null, leg varchar not null,
@@ -26,7 +27,7 @@ create table if not exists recon_store.discrepancies (
 create table if not exists recon_store.decisions (
     as_of date not null, idempotency_key varchar not null, event_type varchar not null,
     occurred_at timestamptz not null, business_date date not null,
-    aggregate_type varchar not null, aggregate_id varchar, payload varchar not null,
+    aggregate_type varchar not null, aggregate_id varchar, payload {PAYLOAD_TYPE} not null,
     source varchar not null, run_id varchar not null);
 create table if not exists recon_store.resolutions_log (
     as_of date not null, file varchar not null, line bigint not null,

@@ -25,10 +25,11 @@ import pyarrow as pa
 
 from billing_pipeline.settings import partitions_start
 from billing_pipeline.warehouse import partition_marks
+from billing_pipeline.warehouse.tables import PAYLOAD_TYPE
 
 GENESIS_HASH = "0" * 64
 
-STORE_DDL = """
+STORE_DDL = f"""
 create schema if not exists store;
 -- Keys are unique without an index on them: an append classifies every candidate against the
 -- stored keys in its own transaction, and appends are serialized by the chain, whose `seq`
@@ -42,7 +43,7 @@ create table if not exists store.events (
     business_date date not null,
     aggregate_type varchar not null,
     aggregate_id varchar,
-    payload varchar not null,
+    payload {PAYLOAD_TYPE} not null,
     payload_hash varchar not null,
     prev_hash varchar not null,
     chain_hash varchar not null,
