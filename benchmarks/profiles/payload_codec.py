@@ -39,7 +39,7 @@ def _timed(conn: duckdb.DuckDBPyConnection, sql: str) -> float:
 
 def measure(warehouse: str, ddl: str, first: int, batches: int) -> dict:
     with tempfile.TemporaryDirectory() as scratch:
-        path = os.path.join(scratch, "store.duckdb")
+        path = os.path.join(scratch, "scratch.duckdb")
         conn = duckdb.connect(path)
         conn.execute(ddl)
         conn.execute("attach ? as source (read_only)", [warehouse])
