@@ -17,10 +17,10 @@ _DUCKDB_TYPES = {
     pl.Int64: "BIGINT",
     pl.Date: "DATE",
 }
-# The column type of event payloads (JSON text, ~300 bytes a row; billions of bytes a day at a
-# million payments): zstd instead of DuckDB's pick (dictionary + FSST). Measured on 4M stored
-# events of the 1M-payment world: inserting them took 15.3 s against 19.2 s with the checkpoint,
-# the file 915 against 1,263 MiB, and parsing them back 1.08 against 0.92 s (benchmarks/RESULTS.md,
+# The column type of event payloads (JSON text, ~330 bytes a row, 1.4 GB of stored events a day
+# at a million payments): zstd instead of DuckDB's pick (dictionary + FSST). On 4M stored events
+# of the 1M-payment world, writing them took 15.3 s against 19.2 s (checkpoint included), the
+# file 915 against 1,263 MiB, and parsing them back 1.08 against 0.92 s (benchmarks/RESULTS.md,
 # session 29). A table created before keeps its layout: DuckDB cannot alter a column's codec.
 PAYLOAD_TYPE = "VARCHAR USING COMPRESSION zstd"
 LINEAGE_COLUMNS = {
