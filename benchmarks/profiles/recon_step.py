@@ -81,6 +81,13 @@ def outputs_digest(conn: duckdb.DuckDBPyConnection, as_of) -> dict[str, tuple[in
     digests["open_match_spans"] = digest(
         conn, "select match_key, from_as_of from recon_store.match_spans where to_as_of is null"
     )
+    # The decisions as the event store appended them: chained, with their file and line.
+    digests["appended_events"] = digest(
+        conn,
+        "select * exclude (recorded_at, run_id) from store.events "
+        "where partition_date = $as_of and source = 'recon'",
+        {"as_of": as_of},
+    )
     # Match facts are kept across dates; they hold each match's evidence.
     digests["match_facts"] = digest(conn, "select * from recon_store.match_facts")
     return digests

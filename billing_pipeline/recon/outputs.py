@@ -330,7 +330,10 @@ def decisions(conn, as_of: date, run_id: str) -> None:
         conn,
         """
         create or replace temp table recon_out_decisions as
-        select $as_of as as_of, d.*, 'recon' as source, $run as run_id
+        select $as_of as as_of, d.*, 'recon' as source, $run as run_id,
+               -- its line in the date's file of decisions, numbered once here: the event
+               -- store's append reads the slice once per window of instants
+               row_number() over (order by d.idempotency_key) as source_line
         from recon_decisions_made d
         -- A decision an earlier date already recorded, with the same payload, is not
         -- repeated: a date's slice holds what reconciliation newly decided (or decided
@@ -341,7 +344,6 @@ def decisions(conn, as_of: date, run_id: str) -> None:
         anti join (select idempotency_key, payload from store.events
                    where seq in (select seq from recon_decisions_stored)) s
             on s.idempotency_key = d.idempotency_key and s.payload = d.payload
-        -- No order by: the event store numbers a date's decisions by key when it appends them.
         """,
         {"as_of": as_of, "run": run_id},
     )

@@ -28,7 +28,10 @@ create table if not exists recon_store.decisions (
     as_of date not null, idempotency_key varchar not null, event_type varchar not null,
     occurred_at timestamptz not null, business_date date not null,
     aggregate_type varchar not null, aggregate_id varchar, payload {PAYLOAD_TYPE} not null,
-    source varchar not null, run_id varchar not null);
+    source varchar not null, run_id varchar not null, source_line bigint);
+-- A decision's line in its date's file: its rank by key (event_store.append_decisions). Slices
+-- written before it gain the column empty, and are ranked when they are appended.
+alter table recon_store.decisions add column if not exists source_line bigint;
 create table if not exists recon_store.resolutions_log (
     as_of date not null, file varchar not null, line bigint not null,
     discrepancy_id varchar, action varchar, note varchar, who varchar, refs varchar[],

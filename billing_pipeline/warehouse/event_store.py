@@ -137,10 +137,19 @@ def ensure_store(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(STORE_DDL)
 
 
-# A decision's line is its rank by key among the date's decisions. The rank is taken over the
-# keys alone: the payloads are read once per window of instants (`_with_payloads`), and a
-# filter on instants cannot pass below a window function over the rows it filters.
+# A decision's line is its rank by key among the date's decisions, numbered when the slice is
+# written (recon.outputs): ranking the slice here cost 0.8 s at 1M decisions per read, and it
+# is read once for the candidates and once per window of instants. A slice written before the
+# column was (its lines are null) is ranked here, by the same order.
 _DECISIONS = """
+select idempotency_key, event_type, occurred_at, business_date, aggregate_type, aggregate_id,
+       payload, 'recon' as source, 'recon:' || as_of::varchar as file_id, source_line
+from recon_store.decisions where as_of = $day
+"""
+# The rank is taken over the keys alone: the payloads are read once per window of instants
+# (`_with_payloads`), and a filter on instants cannot pass below a window function over the
+# rows it filters.
+_UNNUMBERED_DECISIONS = """
 with ranked as (
     select rowid as decision, row_number() over (order by idempotency_key) as source_line
     from recon_store.decisions where as_of = $day
@@ -175,7 +184,12 @@ def append_decisions(
     reaches a different decision under the same key is reported as a conflict and the first
     decision stands (a correction must be a new event, never an overwrite)."""
     ensure_store(conn)
-    return _in_batches(conn, _DECISIONS, {"day": as_of}, as_of, "recon", run_id, now)
+    (unnumbered,) = conn.execute(
+        "select count(*) from recon_store.decisions where as_of = ? and source_line is null",
+        [as_of],
+    ).fetchone()
+    sql = _UNNUMBERED_DECISIONS if unnumbered else _DECISIONS
+    return _in_batches(conn, sql, {"day": as_of}, as_of, "recon", run_id, now)
 
 
 # New events are chained, stored and committed about this many at a time, in arrival order: a

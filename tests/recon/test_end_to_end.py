@@ -205,3 +205,16 @@ def test_no_other_discrepancy_types_appear(world):
         "processor_bank:amount_mismatch",
         "bank_invoice:missing_in_ledger",
     }
+
+
+def test_a_dates_decisions_are_lined_by_their_rank_by_key(world):
+    # The event store appends a slice's decisions with these lines (their receipts' file and
+    # line): they must be 1..n in key order, whatever order the decisions were made in.
+    conn, _, _ = world
+    rows = conn.execute(
+        "select idempotency_key, source_line from recon_store.decisions where as_of = ?",
+        [AS_OF],
+    ).fetchall()
+    assert len(rows) > 10
+    assert sorted(line for _, line in rows) == list(range(1, len(rows) + 1))
+    assert [key for key, _ in sorted(rows, key=lambda r: r[1])] == sorted(k for k, _ in rows)

@@ -300,6 +300,21 @@ def test_a_stopped_decisions_append_blocks_the_ledger_but_not_the_steps_that_pre
         rebuild_ledger(conn, "EUR", rounding_rule("half_even"), "run2", NOW)
 
 
+_DECISION_COLUMNS = (
+    "as_of, idempotency_key, event_type, occurred_at, business_date, aggregate_type, "
+    "aggregate_id, payload, source, run_id, source_line"
+)
+
+
+def _slice_decisions(conn, day, decisions, lines):
+    for (key, hour), line in zip(decisions, lines, strict=True):
+        conn.execute(
+            f"insert into recon_store.decisions ({_DECISION_COLUMNS}) values (?, ?, "
+            "'recon.settled', ?, ?, 'payment', 'pay_1', ?, 'recon', 'run1', ?)",
+            [day, key, datetime(2026, 10, 5, hour, tzinfo=UTC), day, json.dumps({"k": key}), line],
+        )
+
+
 def test_decisions_appended_window_by_window_are_lined_by_key_rank_with_their_payloads(
     conn, monkeypatch
 ):
@@ -308,14 +323,10 @@ def test_decisions_appended_window_by_window_are_lined_by_key_rank_with_their_pa
 
     recon_store.ensure_tables(conn)
     day = date(2026, 10, 5)
-    # Keys out of instant order, two windows of two and one of one (STORE_BATCH = 2).
+    # Keys out of instant order, two windows of two and one of one (STORE_BATCH = 2). The
+    # slice is unnumbered, as a slice written before recon numbered its lines is.
     decisions = [("recon:c", 9), ("recon:a", 10), ("recon:e", 11), ("recon:b", 12), ("recon:d", 13)]
-    for key, hour in decisions:
-        conn.execute(
-            "insert into recon_store.decisions values (?, ?, 'recon.settled', ?, ?, 'payment', "
-            "'pay_1', ?, 'recon', 'run1')",
-            [day, key, datetime(2026, 10, 5, hour, tzinfo=UTC), day, json.dumps({"k": key})],
-        )
+    _slice_decisions(conn, day, decisions, [None] * len(decisions))
     monkeypatch.setattr(event_store, "STORE_BATCH", 2)
 
     report = append_decisions(conn, day, "run1", NOW)
@@ -333,6 +344,28 @@ def test_decisions_appended_window_by_window_are_lined_by_key_rank_with_their_pa
     assert chain_violations(conn) == []
 
 
+def test_decisions_keep_the_lines_their_slice_numbered_them_with(conn, monkeypatch):
+    from billing_pipeline.recon import store as recon_store
+    from billing_pipeline.warehouse.event_store import append_decisions
+
+    recon_store.ensure_tables(conn)
+    day = date(2026, 10, 5)
+    decisions = [("recon:c", 9), ("recon:a", 10), ("recon:e", 11), ("recon:b", 12), ("recon:d", 13)]
+    # Lines other than the key rank: the append must take the slice's, not number them again.
+    lines = [5, 4, 3, 2, 1]
+    _slice_decisions(conn, day, decisions, lines)
+    monkeypatch.setattr(event_store, "STORE_BATCH", 2)
+
+    report = append_decisions(conn, day, "run1", NOW)
+
+    assert report.appended == 5
+    stored = conn.execute(
+        "select idempotency_key, source_line from store.events order by seq"
+    ).fetchall()
+    assert stored == [(key, line) for (key, _), line in zip(decisions, lines, strict=True)]
+    assert chain_violations(conn) == []
+
+
 def test_payloads_are_stored_zstd_compressed_in_every_table_that_holds_them(tmp_path):
     # JSON payloads are most of the bytes the pipeline writes; DuckDB's own pick for them
     # (dictionary + FSST) wrote slower and larger (tables.PAYLOAD_TYPE).
@@ -346,8 +379,10 @@ def test_payloads_are_stored_zstd_compressed_in_every_table_that_holds_them(tmp_
             _stage_event(conn, day, "f1", line, f"evt_{line}", line)
         append_partition(conn, day, "UTC", "run1", NOW)
         conn.execute(
-            "insert into recon_store.decisions select $d, 'recon:' || idempotency_key, "
-            "'payment.settled', occurred_at, $d, 'payment', 'pay_1', payload, 'recon', 'run1' "
+            "insert into recon_store.decisions by name select $d as as_of, "
+            "'recon:' || idempotency_key as idempotency_key, 'payment.settled' as event_type, "
+            "occurred_at, $d as business_date, 'payment' as aggregate_type, "
+            "'pay_1' as aggregate_id, payload, 'recon' as source, 'run1' as run_id "
             "from store.events",
             {"d": day},
         )
