@@ -329,11 +329,8 @@ def decisions(conn, as_of: date, run_id: str) -> None:
     execute(
         conn,
         """
-        create or replace temp table recon_out_decisions as
-        select $as_of as as_of, d.*, 'recon' as source, $run as run_id,
-               -- its line in the date's file of decisions, numbered once here: the event
-               -- store's append reads the slice once per window of instants
-               row_number() over (order by d.idempotency_key) as source_line
+        create or replace temp table recon_decisions_new as
+        select $as_of as as_of, d.*, 'recon' as source, $run as run_id
         from recon_decisions_made d
         -- A decision an earlier date already recorded, with the same payload, is not
         -- repeated: a date's slice holds what reconciliation newly decided (or decided
@@ -346,6 +343,22 @@ def decisions(conn, as_of: date, run_id: str) -> None:
             on s.idempotency_key = d.idempotency_key and s.payload = d.payload
         """,
         {"as_of": as_of, "run": run_id},
+    )
+    # A decision's line in the date's file of decisions is its rank by key, numbered once here:
+    # the event store's append reads the slice once per window of instants. Ranked over the
+    # keys alone: a window over the rows sorted their payloads too (1.0 s against 0.5 s at
+    # 1M), and an update of the ranks into the table took 7 s inside a transaction.
+    execute(
+        conn,
+        """
+        create or replace temp table recon_out_decisions as
+        with ranked as (
+            select rowid as decision, row_number() over (order by idempotency_key) as source_line
+            from recon_decisions_new
+        )
+        select d.*, ranked.source_line
+        from recon_decisions_new d join ranked on ranked.decision = d.rowid
+        """,
     )
 
 
