@@ -140,7 +140,7 @@ def ensure_store(conn: duckdb.DuckDBPyConnection) -> None:
 # A decision's line is its rank by key among the date's decisions, numbered when the slice is
 # written (recon.outputs): ranking the slice here cost 0.8 s at 1M decisions per read, and it
 # is read once for the candidates and once per window of instants. A slice written before the
-# column was (its lines are null) is ranked here, by the same order.
+# column existed (its lines are null) is ranked here, by the same order.
 _DECISIONS = """
 select idempotency_key, event_type, occurred_at, business_date, aggregate_type, aggregate_id,
        payload, 'recon' as source, 'recon:' || as_of::varchar as file_id, source_line
