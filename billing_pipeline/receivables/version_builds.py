@@ -104,9 +104,11 @@ def versions_relation(
     [(rows,)] = conn.execute("select count(*) from invoice_history_to_fold").fetchall()
     buckets = max(1, math.ceil(rows / batch_rows))
     for bucket in range(buckets):
+        # Typed like hash(), or the modulo is taken as a HUGEINT (`ledger_scope.scope_sample`).
         history = query_frame(
             conn,
-            "select * from invoice_history_to_fold where hash(invoice_id) % $buckets = $bucket",
+            "select * from invoice_history_to_fold "
+            "where hash(invoice_id) % $buckets::ubigint = $bucket::ubigint",
             {"buckets": buckets, "bucket": bucket},
         )
         conn.register("invoice_versions_batch", _versions(history, newest).to_arrow())

@@ -16,13 +16,10 @@ the card payments the payments' captures apply; the few it hands back fold one b
 
 from __future__ import annotations
 
-import itertools
-import operator
-
 import duckdb
 import polars as pl
 
-from billing_pipeline.domain import invoice_frames, invoices, payment_frames, payments
+from billing_pipeline.domain import invoice_frames, invoices, payment_frames
 from billing_pipeline.warehouse.ledger_keys import KEYS
 from billing_pipeline.warehouse.lifecycles import (
     IN_INVOICE_SCOPE,
@@ -31,8 +28,8 @@ from billing_pipeline.warehouse.lifecycles import (
     PAYMENT_RESUME,
     Folded,
     Rejection,
-    collect_payment,
     fold_invoice,
+    fold_payment_frames,
     gc_paused,
 )
 
@@ -62,64 +59,15 @@ _INVOICE_RESUME = INVOICE_TYPED.format(
 
 
 def _resume_payments(conn, folded: Folded, window: dict) -> pl.DataFrame:
-    """Payments as frames (`payment_frames`), the few it cannot take one by one; returns the
-    card payments their accepted captures apply to invoices (`invoice_frames.EVENT_SCHEMA`)."""
+    """Payments as frames (`lifecycles.fold_payment_frames`); returns the card payments their
+    accepted captures apply to invoices (`invoice_frames.EVENT_SCHEMA`)."""
     instant = pl.col("state_since").cast(payment_frames.INSTANT)
     stored = conn.sql(_STORED_PAYMENTS).pl().with_columns(instant)
     events = conn.sql(_PAYMENT_RESUME, params=window).pl()
     events = events.with_columns(pl.col("occurred_at").cast(payment_frames.INSTANT))
-    fold = payment_frames.fold_frames(stored, events)
-    folded.payment_state_frames.append(fold.states)
-    folded.payment_history_frames.append(fold.history)
-    folded.accepted_payment_frames.append(fold.history.select("event_id"))
-    folded.resumed_payments.update(fold.states["payment_id"].to_list())
-    folded.rejections.extend(
-        Rejection(event_id, f"payment {payment_id}", reason)
-        for event_id, payment_id, reason in fold.rejections.iter_rows()
-    )
-    card_applications = _card_applications(fold)
-    if fold.irregular:
-        odd = pl.col("payment_id").is_in(fold.irregular)
-        states = {row[0]: payments.PaymentAggregate(*row) for row in stored.filter(odd).rows()}
-        captures: dict[str, tuple[int, object]] = {}
-        odd_applications: list[invoices.InvoiceEvent] = []
-        rows = events.filter(odd).select(payments.EVENT_COLUMNS).sort("payment_id").rows()
-        for payment_id, group in itertools.groupby(rows, key=operator.itemgetter(3)):
-            group_events = [payments.PaymentEvent(*row) for row in group]
-            for event in group_events:
-                if event.type == "payment.captured":
-                    captures[event.event_id] = (event.amount_minor, event.occurred_at)
-            folded.resumed_payments.add(payment_id)
-            result = payments.fold_from(states.get(payment_id), group_events)
-            collect_payment(result, captures, folded, odd_applications)
-        card_applications = pl.concat([card_applications, _event_frame(odd_applications)])
+    card_applications, resumed = fold_payment_frames(folded, stored, events)
+    folded.resumed_payments.update(resumed)
     return card_applications
-
-
-def _event_frame(events: list[invoices.InvoiceEvent]) -> pl.DataFrame:
-    rows = [tuple(getattr(e, name) for name in invoices.EVENT_COLUMNS) for e in events]
-    return pl.DataFrame(rows, schema=invoice_frames.EVENT_SCHEMA, orient="row")
-
-
-def _card_applications(fold: payment_frames.FrameFold) -> pl.DataFrame:
-    """Each accepted capture of a payment that names an invoice pays that invoice
-    (`lifecycles._card_applications`, for the frame fold)."""
-    named = fold.states.filter(pl.col("invoice_id").is_not_null() & (pl.col("invoice_id") != ""))
-    captures = fold.history.filter(pl.col("type") == "payment.captured").join(
-        named.select("payment_id", "invoice_id", "customer_id", "currency"), on="payment_id"
-    )
-    return captures.select(
-        "event_id",
-        type=pl.lit("invoice.payment_applied"),
-        occurred_at="occurred_at",
-        invoice_id="invoice_id",
-        customer_id="customer_id",
-        amount_minor="amount_minor",
-        currency="currency",
-        due_date=pl.lit(None, dtype=pl.Date),
-        source=pl.lit("card_payment"),
-        source_ref="payment_id",
-    ).cast(invoice_frames.EVENT_SCHEMA)
 
 
 @gc_paused

@@ -104,9 +104,12 @@ def scope_sample(conn: duckdb.DuckDBPyConnection, bucket: int, buckets: int, upt
         (PAYMENT_SCOPE, _PAYMENT_KEY, "event_type like 'payment.%'"),
         (INVOICE_SCOPE, _INVOICE_KEY, _INVOICE_EVENT),
     ):
+        # The parameters are typed like hash(): untyped, DuckDB takes the modulo of every key's
+        # hash as a HUGEINT, the same buckets ten times slower (2.3 s against 0.23 s over the
+        # 1M-payment world's 12.5M keys).
         conn.execute(
             f"create or replace temp table {table} as select distinct {key} as key "
-            f"from {KEYS} where {where} and hash({key}) % $n = $bucket",
+            f"from {KEYS} where {where} and hash({key}) % $n::ubigint = $bucket::ubigint",
             {"n": buckets, "bucket": bucket},
         )
     _link(conn)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import itertools
 import operator
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -18,7 +19,7 @@ from typing import NamedTuple
 import duckdb
 import polars as pl
 
-from billing_pipeline.domain import invoices, payments
+from billing_pipeline.domain import invoice_frames, invoices, payment_frames, payments
 from billing_pipeline.warehouse.ledger_keys import KEYS
 
 # An incremental run folds only some aggregates: their keys (null ids as NULL_KEY) are in
@@ -43,21 +44,22 @@ where event_type like 'payment.%' {scope}
 order by payment_id nulls first, occurred_at, event_id
 """
 # A scoped fold reads its payments from the typed copies (`ledger_keys`), which hold every
-# field the fold needs: no payload is parsed. Only payments without id (key chr(0)) are read
-# from their payloads, where the raw value (null or not) lives; any other key is the id.
-_NO_ID_SCOPED = f"""and seq in (
-    select seq from {KEYS} where event_type like 'payment.%' and payment_key = chr(0)
-      and chr(0) in (select key from {PAYMENT_SCOPE}))"""
+# field the fold needs: no payload is parsed. Payments with an id fold as frames from the
+# start (`fold_payment_frames`); those without one (key chr(0), or an empty id) are read from
+# their payloads, where the raw value lives, and folded one by one, which rejects them.
+_NO_ID_KEYS = "(chr(0), '')"
 _PAYMENT_SCOPED = f"""
-select idempotency_key as event_id, event_type as type, occurred_at, payment_key as payment_id,
-       amount_minor, currency, processor, processor_ref, invoice_id, customer_id
+select idempotency_key as event_id, event_type as type,
+       timezone('UTC', occurred_at) as occurred_at, payment_key as payment_id, amount_minor,
+       currency, processor, processor_ref, invoice_id, customer_id
 from {KEYS}
-where event_type like 'payment.%' and payment_key != chr(0)
+where event_type like 'payment.%' and payment_key not in {_NO_ID_KEYS}
   and payment_key in (select key from {PAYMENT_SCOPE})
-union all
-select * from ({_PAYMENT_EVENTS.format(scope=_NO_ID_SCOPED)})
-order by payment_id nulls first, occurred_at, event_id
 """
+_NO_ID_SCOPED = f"""and seq in (
+    select seq from {KEYS} where event_type like 'payment.%' and payment_key in {_NO_ID_KEYS}
+      and payment_key in (select key from {PAYMENT_SCOPE}))"""
+_NO_PAYMENTS = pl.DataFrame(schema=payment_frames.STATE_SCHEMA)
 
 INVOICE_EVENTS = """
 select idempotency_key as event_id, event_type as type, occurred_at,
@@ -183,7 +185,13 @@ def fold_all(conn: duckdb.DuckDBPyConnection, scoped: bool = False) -> Folded:
     captures: dict[str, tuple[int, object]] = {}  # capture event_id -> (amount, occurred_at)
     # Most incremental runs refold nothing (no late events): skip reading the store then.
     if not scoped or _any(conn, PAYMENT_SCOPE):
-        cursor = conn.execute(_PAYMENT_SCOPED if scoped else _PAYMENT_EVENTS.format(scope=""))
+        query = _PAYMENT_EVENTS.format(scope=_NO_ID_SCOPED if scoped else "")
+        if scoped:
+            events = conn.sql(_PAYMENT_SCOPED).pl()
+            events = events.with_columns(pl.col("occurred_at").cast(payment_frames.INSTANT))
+            applied, _ = fold_payment_frames(folded, _NO_PAYMENTS, events)
+            card_applications += invoice_events(applied)
+        cursor = conn.execute(query)
         columns = [d[0] for d in cursor.description]
         assert tuple(columns) == payments.EVENT_COLUMNS, columns  # rows are built positionally
 
@@ -200,6 +208,71 @@ def fold_all(conn: duckdb.DuckDBPyConnection, scoped: bool = False) -> Folded:
     if not scoped or card_applications or _any(conn, INVOICE_SCOPE):
         _fold_invoices(conn, card_applications, folded, scoped)
     return folded
+
+
+def fold_payment_frames(
+    folded: Folded, stored: pl.DataFrame, events: pl.DataFrame
+) -> tuple[pl.DataFrame, list[str]]:
+    """Fold `events` (ids never empty) onto the `stored` payment states (none: from the start)
+    as frames (`payment_frames`), and the few it hands back one by one, into `folded`.
+    Returns the card payments their accepted captures apply to invoices
+    (`invoice_frames.EVENT_SCHEMA`) and the ids of the payments folded."""
+    fold = payment_frames.fold_frames(stored, events)
+    folded.payment_state_frames.append(fold.states)
+    folded.payment_history_frames.append(fold.history)
+    folded.accepted_payment_frames.append(fold.history.select("event_id"))
+    folded.rejections.extend(
+        Rejection(event_id, f"payment {payment_id}", reason)
+        for event_id, payment_id, reason in fold.rejections.iter_rows()
+    )
+    applied = [_frame_card_applications(fold)]
+    folded_ids = fold.states["payment_id"].to_list()
+    if fold.irregular:
+        odd = pl.col("payment_id").is_in(fold.irregular)
+        states = {row[0]: payments.PaymentAggregate(*row) for row in stored.filter(odd).rows()}
+        captures: dict[str, tuple[int, object]] = {}
+        odd_applications: list[invoices.InvoiceEvent] = []
+        rows = events.filter(odd).select(payments.EVENT_COLUMNS).sort("payment_id").rows()
+        for payment_id, group in itertools.groupby(rows, key=operator.itemgetter(3)):
+            group_events = [payments.PaymentEvent(*row) for row in group]
+            for event in group_events:
+                if event.type == "payment.captured":
+                    captures[event.event_id] = (event.amount_minor, event.occurred_at)
+            folded_ids.append(payment_id)
+            result = payments.fold_from(states.get(payment_id), group_events)
+            collect_payment(result, captures, folded, odd_applications)
+        applied.append(_event_frame(odd_applications))
+    return pl.concat(applied), folded_ids
+
+
+def invoice_events(frame: pl.DataFrame) -> list[invoices.InvoiceEvent]:
+    return [invoices.InvoiceEvent(*row) for row in frame.select(invoices.EVENT_COLUMNS).rows()]
+
+
+def _event_frame(events: list[invoices.InvoiceEvent]) -> pl.DataFrame:
+    rows = [tuple(getattr(e, name) for name in invoices.EVENT_COLUMNS) for e in events]
+    return pl.DataFrame(rows, schema=invoice_frames.EVENT_SCHEMA, orient="row")
+
+
+def _frame_card_applications(fold: payment_frames.FrameFold) -> pl.DataFrame:
+    """Each accepted capture of a payment that names an invoice pays that invoice
+    (`_card_applications`, for the frame fold)."""
+    named = fold.states.filter(pl.col("invoice_id").is_not_null() & (pl.col("invoice_id") != ""))
+    captures = fold.history.filter(pl.col("type") == "payment.captured").join(
+        named.select("payment_id", "invoice_id", "customer_id", "currency"), on="payment_id"
+    )
+    return captures.select(
+        "event_id",
+        type=pl.lit("invoice.payment_applied"),
+        occurred_at="occurred_at",
+        invoice_id="invoice_id",
+        customer_id="customer_id",
+        amount_minor="amount_minor",
+        currency="currency",
+        due_date=pl.lit(None, dtype=pl.Date),
+        source=pl.lit("card_payment"),
+        source_ref="payment_id",
+    ).cast(invoice_frames.EVENT_SCHEMA)
 
 
 def _any(conn: duckdb.DuckDBPyConnection, scope: str) -> bool:
