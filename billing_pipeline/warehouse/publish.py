@@ -15,8 +15,17 @@ from pathlib import Path
 
 import duckdb
 
+from billing_pipeline.warehouse.tables import PAYLOAD_TYPE
+
 # Schemas of billing.duckdb that form the analyst contract (see README "Published relations").
 PUBLISHED_SCHEMAS = ("ops", "ledger", "payments", "recon", "receivables", "fx")
+# Columns of JSON text (a match's evidence, a discrepancy's detail) are written with zstd, as
+# the event payloads are (`tables.PAYLOAD_TYPE`): DuckDB's pick for them is slow to write and
+# large. Copying the 1M-payment world's 1.3M matches took 2.4 s against 3.7 s and 109 against
+# 245 MiB; its 1.4M discrepancies 1.7 against 1.95 s. Other columns (ids, accounts, states)
+# are left to DuckDB: zstd on every text column made the journal's copy slower (9.5 against
+# 7.8 s) and twice as large (benchmarks/RESULTS.md, session 31).
+JSON_TEXT_COLUMNS = frozenset({"evidence", "detail"})
 
 
 def published_relations(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
@@ -40,9 +49,7 @@ def publish(conn: duckdb.DuckDBPyConnection, analytics_path: Path) -> dict[str, 
     try:
         for schema, table in published_relations(conn):
             conn.execute(f'create schema if not exists {alias}."{schema}"')
-            conn.execute(
-                f'create table {alias}."{schema}"."{table}" as select * from "{schema}"."{table}"'
-            )
+            _copy(conn, f'"{schema}"."{table}"', f'{alias}."{schema}"."{table}"')
             row = conn.execute(f'select count(*) from {alias}."{schema}"."{table}"').fetchone()
             counts[f"{schema}.{table}"] = int(row[0]) if row else 0
         conn.execute(f"checkpoint {alias}")
@@ -52,6 +59,20 @@ def publish(conn: duckdb.DuckDBPyConnection, analytics_path: Path) -> dict[str, 
     os.replace(tmp_path, analytics_path)
     _fsync(analytics_path.parent)  # the rename itself survives a power cut
     return counts
+
+
+def _copy(conn: duckdb.DuckDBPyConnection, source: str, target: str) -> None:
+    columns = conn.execute(f"select column_name, column_type from (describe from {source})")
+    columns = columns.fetchall()
+    if not any(name in JSON_TEXT_COLUMNS and kind == "VARCHAR" for name, kind in columns):
+        conn.execute(f"create table {target} as select * from {source}")
+        return
+    definitions = ", ".join(
+        f'"{name}" {PAYLOAD_TYPE if name in JSON_TEXT_COLUMNS and kind == "VARCHAR" else kind}'
+        for name, kind in columns
+    )
+    conn.execute(f"create table {target} ({definitions})")
+    conn.execute(f"insert into {target} select * from {source}")
 
 
 def remove_leftovers(analytics_path: Path) -> list[Path]:

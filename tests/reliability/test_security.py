@@ -65,6 +65,9 @@ REVIEWED = {
     "_with_payloads(candidates_sql, f'({quarantined})')", "quarantined",
     # receivables.version_builds: the module-constant history query of the invoices to refold.
     "_HISTORY",
+    # publish: the quoted names of a published relation and its copy, and the copy's column
+    # definitions (names and types DESCRIBE gives of the package's own relations).
+    "source", "target", "definitions",
 }  # fmt: skip
 
 

@@ -54,3 +54,41 @@ def test_a_reader_holding_the_old_file_keeps_a_consistent_view(tmp_path):
         reader.close()
     with duckdb.connect(str(target), read_only=True) as fresh:
         assert fresh.execute("select count(*) from ledger.trial_balance").fetchone() == (7,)
+
+
+def test_json_text_is_published_with_zstd_and_every_other_column_as_it_was(tmp_path):
+    target = tmp_path / "analytics.duckdb"
+    with duckdb.connect(str(tmp_path / "billing.duckdb")) as conn:
+        conn.execute("create schema recon")
+        conn.execute(
+            "create table recon.matches as select 'm' || range as match_id, "
+            "['a' || range] as left_refs, 10 * range as amount_minor, "
+            '\'{"criteria": ["right.amount equals left.amount"], "n": \' || range || \'}\' '
+            "as evidence from range(5000)"
+        )
+        publish(conn, target)
+        expected = conn.execute("select * from recon.matches order by match_id").fetchall()
+    with duckdb.connect(str(target), read_only=True) as reader:
+        assert reader.execute("select * from recon.matches order by match_id").fetchall() == (
+            expected
+        )
+        types = dict(
+            reader.execute(
+                "select column_name, data_type from information_schema.columns "
+                "where table_name = 'matches'"
+            ).fetchall()
+        )
+        codecs = dict(
+            reader.execute(
+                "select column_name, any_value(compression) from pragma_storage_info("
+                "'recon.matches') where segment_type = 'VARCHAR' group by column_name"
+            ).fetchall()
+        )
+    assert types == {
+        "match_id": "VARCHAR",
+        "left_refs": "VARCHAR[]",
+        "amount_minor": "BIGINT",
+        "evidence": "VARCHAR",
+    }
+    assert codecs["evidence"] == "ZSTD"
+    assert codecs["match_id"] != "ZSTD"
