@@ -16,13 +16,14 @@ import duckdb
 from billing_pipeline.recon import match_spans
 from billing_pipeline.warehouse.tables import PAYLOAD_TYPE
 
+# A discrepancy's detail is JSON text, like a match's evidence (`match_spans.DDL`): zstd.
 DDL = f"""
 create schema if not exists recon_store;
 create table if not exists recon_store.discrepancies (
     as_of date not null, discrepancy_id varchar not null, leg varchar not null,
     type varchar not null, reference varchar not null, amount_minor bigint, currency varchar,
     detected_on date not null, age_days integer not null, status varchar not null,
-    candidates varchar[] not null, detail varchar, resolution varchar,
+    candidates varchar[] not null, detail {PAYLOAD_TYPE}, resolution varchar,
     rules_version varchar not null, run_id varchar not null);
 create table if not exists recon_store.decisions (
     as_of date not null, idempotency_key varchar not null, event_type varchar not null,
