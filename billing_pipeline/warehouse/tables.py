@@ -22,6 +22,8 @@ _DUCKDB_TYPES = {
 # of the 1M-payment world, writing them took 15.3 s against 19.2 s (checkpoint included), the
 # file 915 against 1,263 MiB, and parsing them back 1.08 against 0.92 s (benchmarks/RESULTS.md,
 # session 29). A table created before keeps its layout: DuckDB cannot alter a column's codec.
+# The same holds for the other JSON text written once and read rarely: a match's evidence, a
+# discrepancy's detail (recon_store) and both in the published file (session 31).
 PAYLOAD_TYPE = "VARCHAR USING COMPRESSION zstd"
 LINEAGE_COLUMNS = {
     "file_id": "VARCHAR NOT NULL",
