@@ -20,31 +20,27 @@ import duckdb
 import polars as pl
 
 from billing_pipeline.domain import invoice_frames, invoices, payment_frames
-from billing_pipeline.warehouse.ledger_keys import KEYS
 from billing_pipeline.warehouse.lifecycles import (
     IN_INVOICE_SCOPE,
     INVOICE_RESUME,
     INVOICE_TYPED,
     PAYMENT_RESUME,
+    PAYMENT_TYPED,
     Folded,
     Rejection,
     fold_invoice,
     fold_payment_frames,
     gc_paused,
+    payment_events,
 )
 
 _NEW = "seq > $since and seq <= $upto"
 # Resumed payments' new events come from the typed copies (`ledger_keys`): no payload is
 # parsed. A resumed key is never chr(0) (`ledger_scope` refolds that one), so it is the
-# payload's payment_id. Instants come as UTC wall-clock timestamps, made UTC in the frame.
-_PAYMENT_RESUME = f"""
-select idempotency_key as event_id, event_type as type,
-       timezone('UTC', occurred_at) as occurred_at, payment_key as payment_id, amount_minor,
-       currency, processor, processor_ref, invoice_id, customer_id
-from {KEYS}
-where event_type like 'payment.%' and {_NEW}
-  and payment_key in (select key from {PAYMENT_RESUME})
-"""
+# payload's payment_id.
+_PAYMENT_RESUME = PAYMENT_TYPED.format(
+    scope=f"and {_NEW} and payment_key in (select key from {PAYMENT_RESUME})"
+)
 _STORED_PAYMENTS = f"""
 select * replace (timezone('UTC', state_since) as state_since) from ledger_store.payment_states
 where payment_id in (select key from {PAYMENT_RESUME})
@@ -63,8 +59,7 @@ def _resume_payments(conn, folded: Folded, window: dict) -> pl.DataFrame:
     accepted captures apply to invoices (`invoice_frames.EVENT_SCHEMA`)."""
     instant = pl.col("state_since").cast(payment_frames.INSTANT)
     stored = conn.sql(_STORED_PAYMENTS).pl().with_columns(instant)
-    events = conn.sql(_PAYMENT_RESUME, params=window).pl()
-    events = events.with_columns(pl.col("occurred_at").cast(payment_frames.INSTANT))
+    events = payment_events(conn, _PAYMENT_RESUME, window)
     card_applications, resumed = fold_payment_frames(folded, stored, events)
     folded.resumed_payments.update(resumed)
     return card_applications

@@ -48,14 +48,19 @@ order by payment_id nulls first, occurred_at, event_id
 # start (`fold_payment_frames`); those without one (key chr(0), or an empty id) are read from
 # their payloads, where the raw value lives, and folded one by one, which rejects them.
 _NO_ID_KEYS = "(chr(0), '')"
-_PAYMENT_SCOPED = f"""
+# Payment events for a frame fold (`fold_payment_frames`), from the typed copies. Instants
+# come as UTC wall-clock timestamps, made UTC in the frame (`payment_events`).
+PAYMENT_TYPED = f"""
 select idempotency_key as event_id, event_type as type,
        timezone('UTC', occurred_at) as occurred_at, payment_key as payment_id, amount_minor,
        currency, processor, processor_ref, invoice_id, customer_id
 from {KEYS}
-where event_type like 'payment.%' and payment_key not in {_NO_ID_KEYS}
-  and payment_key in (select key from {PAYMENT_SCOPE})
+where event_type like 'payment.%' {{scope}}
 """
+_PAYMENT_SCOPED = PAYMENT_TYPED.format(
+    scope=f"and payment_key not in {_NO_ID_KEYS} "
+    f"and payment_key in (select key from {PAYMENT_SCOPE})"
+)
 _NO_ID_SCOPED = f"""and seq in (
     select seq from {KEYS} where event_type like 'payment.%' and payment_key in {_NO_ID_KEYS}
       and payment_key in (select key from {PAYMENT_SCOPE}))"""
@@ -185,13 +190,11 @@ def fold_all(conn: duckdb.DuckDBPyConnection, scoped: bool = False) -> Folded:
     captures: dict[str, tuple[int, object]] = {}  # capture event_id -> (amount, occurred_at)
     # Most incremental runs refold nothing (no late events): skip reading the store then.
     if not scoped or _any(conn, PAYMENT_SCOPE):
-        query = _PAYMENT_EVENTS.format(scope=_NO_ID_SCOPED if scoped else "")
         if scoped:
-            events = conn.sql(_PAYMENT_SCOPED).pl()
-            events = events.with_columns(pl.col("occurred_at").cast(payment_frames.INSTANT))
+            events = payment_events(conn, _PAYMENT_SCOPED)
             applied, _ = fold_payment_frames(folded, _NO_PAYMENTS, events)
             card_applications += invoice_events(applied)
-        cursor = conn.execute(query)
+        cursor = conn.execute(_PAYMENT_EVENTS.format(scope=_NO_ID_SCOPED if scoped else ""))
         columns = [d[0] for d in cursor.description]
         assert tuple(columns) == payments.EVENT_COLUMNS, columns  # rows are built positionally
 
@@ -208,6 +211,12 @@ def fold_all(conn: duckdb.DuckDBPyConnection, scoped: bool = False) -> Folded:
     if not scoped or card_applications or _any(conn, INVOICE_SCOPE):
         _fold_invoices(conn, card_applications, folded, scoped)
     return folded
+
+
+def payment_events(conn: duckdb.DuckDBPyConnection, sql: str, params=None) -> pl.DataFrame:
+    """The rows of a `PAYMENT_TYPED` query as a frame fold takes them."""
+    events = conn.sql(sql, params=params).pl()
+    return events.with_columns(pl.col("occurred_at").cast(payment_frames.INSTANT))
 
 
 def fold_payment_frames(

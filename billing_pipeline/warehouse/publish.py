@@ -64,12 +64,12 @@ def publish(conn: duckdb.DuckDBPyConnection, analytics_path: Path) -> dict[str, 
 def _copy(conn: duckdb.DuckDBPyConnection, source: str, target: str) -> None:
     columns = conn.execute(f"select column_name, column_type from (describe from {source})")
     columns = columns.fetchall()
-    if not any(name in JSON_TEXT_COLUMNS and kind == "VARCHAR" for name, kind in columns):
+    zstd = {name for name, kind in columns if name in JSON_TEXT_COLUMNS and kind == "VARCHAR"}
+    if not zstd:
         conn.execute(f"create table {target} as select * from {source}")
         return
     definitions = ", ".join(
-        f'"{name}" {PAYLOAD_TYPE if name in JSON_TEXT_COLUMNS and kind == "VARCHAR" else kind}'
-        for name, kind in columns
+        f'"{name}" {PAYLOAD_TYPE if name in zstd else kind}' for name, kind in columns
     )
     conn.execute(f"create table {target} ({definitions})")
     conn.execute(f"insert into {target} select * from {source}")
