@@ -8,6 +8,7 @@ are timed instead. Each timing carries the phase the caller set and the statemen
 
 from __future__ import annotations
 
+import os
 import time
 from collections import defaultdict
 
@@ -57,10 +58,21 @@ class TimedConnection:
             # Fetched whole: DuckDB refuses the next statement while a result is unread.
             self._conn.execute("select 1").fetchall()
             return self._conn
+        self._explain(sql, *args, **kwargs)
         start = time.perf_counter()
         result = self._conn.execute(sql, *args, **kwargs)
         self.record(time.perf_counter() - start, _head(sql))
         return result
+
+    def _explain(self, sql: str, *args, **kwargs) -> None:
+        """With PROFILE_EXPLAIN=text, print EXPLAIN ANALYZE of each `create or replace`
+        statement whose head contains the text (it runs twice; replacing makes that harmless)."""
+        wanted = os.environ.get("PROFILE_EXPLAIN")
+        head = _head(sql)
+        if not wanted or wanted not in head or not head.lower().startswith("create or replace"):
+            return
+        plan = self._conn.execute("explain analyze " + sql, *args, **kwargs).fetchall()
+        print(f"--- {head}\n{plan[0][1]}", flush=True)
 
     def sql(self, sql: str, *args, **kwargs):
         return _TimedRelation(self._conn.sql(sql, *args, **kwargs), self, _head(sql))

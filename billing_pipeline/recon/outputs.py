@@ -369,27 +369,44 @@ def decisions(conn, as_of: date, run_id: str) -> None:
     )
 
 
+def carried_lefts(conn) -> int:
+    """How many distinct left items the carried matches hold. Only a many-to-one match shares
+    its left items with other matches (a one-to-one or one-to-many match consumes its left):
+    without one, the count is the lists' lengths, and the 3M keys of a late backfill date are
+    not deduplicated (1.1 s)."""
+    shared, listed = conn.execute(
+        "select bool_or(strategy = 'many_to_one'), coalesce(sum(len(left_refs)), 0) "
+        "from recon_carried"
+    ).fetchone()
+    if not shared:
+        return listed
+    return conn.execute(
+        "select count(distinct key) from (select unnest(left_refs) as key from recon_carried)"
+    ).fetchone()[0]
+
+
 def metrics(conn, as_of: date, run_id: str) -> None:
     execute(
         conn,
         """
         create or replace temp table recon_out_metrics as
         with lefts as (
-            select 'ledger_processor' as leg, key, false as carried
-            from recon_left_ledger_processor
-            union all select 'processor_bank', key, false from recon_left_processor_bank
-            union all select 'bank_invoice', key, false from recon_left_bank_invoice
+            select 'ledger_processor' as leg, key from recon_left_ledger_processor
+            union all select 'processor_bank', key from recon_left_processor_bank
+            union all select 'bank_invoice', key from recon_left_bank_invoice
                 where key not in (select key from recon_consumed where leg = 'processor_bank')
-            -- A carried match's items are matched, and are not loaded (recon.scope).
-            union all select distinct 'ledger_processor', unnest(left_refs), true
-            from recon_carried
         ),
         rates as (
-            select l.leg, count(*) as items,
-                   count(c.key) + count(*) filter (where l.carried) as matched
-            from lefts l left join (select distinct key, leg from recon_consumed
-                                    where how = 'matched') c on c.key = l.key and c.leg = l.leg
-            group by l.leg
+            select leg, sum(items)::bigint as items, sum(matched)::bigint as matched from (
+                select l.leg, count(*) as items, count(c.key) as matched
+                from lefts l left join (select distinct key, leg from recon_consumed
+                                        where how = 'matched') c
+                  on c.key = l.key and c.leg = l.leg
+                group by l.leg
+                -- A carried match's items are matched, and are not loaded (recon.scope).
+                union all
+                select 'ledger_processor', $carried, $carried where $carried > 0
+            ) group by leg
         ),
         open_items as (
             select leg, type, currency, amount_minor,
@@ -410,7 +427,7 @@ def metrics(conn, as_of: date, run_id: str) -> None:
         union all select $as_of, leg, 'open_amount_minor', type, age_bucket, currency,
                sum(amount_minor) from open_items group by all
         """,
-        {"as_of": as_of},
+        {"as_of": as_of, "carried": carried_lefts(conn)},
     )
     execute(
         conn,

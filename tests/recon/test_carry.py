@@ -134,3 +134,29 @@ def test_rules_that_do_not_split_by_reference_carry_nothing():
         for rule in RULES.rules
     ]  # fmt: skip
     assert not partitions_by_reference(replace(RULES, rules=tuple(loose)))
+
+
+def test_carried_matches_that_share_a_capture_count_it_once_in_the_match_rate():
+    # Leg 1's exact rule as many-to-one: a settlement line takes the capture it fits and the
+    # capture stays free, so the next rule pairs it with a second line. Two carried matches
+    # then hold one capture.
+    lenient = tuple(
+        replace(rule, strategy="many_to_one") if rule.id == "lp-reference-exact" else rule
+        for rule in RULES.rules
+    )  # fmt: skip
+    rules = replace(RULES, rules=lenient)
+    s = Store()
+    capture = s.payment("p1", "ch_1", MON, 1000)["captured"]
+    s.line("ch_1", "charge", MON, 1000, payout="po_1")
+    s.line("ch_1", "charge", MON, 970, payout="po_1", line_ref="txn_second")
+    reconcile(s.conn, MON, rules, "r")
+    s.payment("p2", "ch_2", TUE, 2000)
+    s.line("ch_2", "charge", TUE, 2000, payout="po_2")
+    reconcile(s.conn, TUE, rules, "r")
+    assert _carried(s) == {capture}
+    assert s.rows("select count(*) from recon_carried")[0][0] == 2
+    written = from_scratch(s, TUE, rules)  # the same metrics from all history
+    rates = {m[2]: m[6] for m in written["metrics"] if m[1] == "ledger_processor"}
+    # Two left items, not three: p1's capture once, and p2's (whose many-to-one match leaves
+    # it unconsumed, so it is loaded, reported and not counted as matched).
+    assert (rates["items"], rates["matched"]) == (2, 1)
