@@ -36,7 +36,7 @@ from billing_pipeline.warehouse.lifecycles import (
 
 _NEW = "seq > $since and seq <= $upto"
 # Resumed payments' new events come from the typed copies (`ledger_keys`): no payload is
-# parsed. A resumed key is never chr(0) (`ledger_scope` refolds that one), so it is the
+# parsed. A resumed key is never chr(0) or empty (`ledger_scope` refolds those), so it is the
 # payload's payment_id.
 _PAYMENT_RESUME = PAYMENT_TYPED.format(
     scope=f"and {_NEW} and payment_key in (select key from {PAYMENT_RESUME})"

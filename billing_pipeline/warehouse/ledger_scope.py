@@ -25,6 +25,7 @@ from billing_pipeline.warehouse.ledger_keys import KEYS
 from billing_pipeline.warehouse.lifecycles import (
     INVOICE_RESUME,
     INVOICE_SCOPE,
+    NO_ID_KEYS,
     PAYMENT_RESUME,
     PAYMENT_SCOPE,
 )
@@ -147,7 +148,10 @@ def _close(conn: duckdb.DuckDBPyConnection, payment_table: str, invoice_table: s
 def _split_resumable(conn: duckdb.DuckDBPyConnection, since: int, upto: int) -> None:
     """Of the scoped aggregates, keep in the scope tables (refold whole) those whose new events
     do not all sort after their old ones, or whose new events name an invoice or customer the
-    stored payment lacked, with everything linked to them; the rest resume (`lifecycles`)."""
+    stored payment lacked, with everything linked to them; the rest resume (`lifecycles`).
+    Payments without an id (no payment_id, or an empty one) are always refolded whole: a
+    full rebuild refuses each of their events as "payment_id missing", which only the
+    whole-history fold (`lifecycles.fold_all`'s one-by-one path) says."""
     window = {"since": since, "upto": upto}
     order = "struct_pack(a := occurred_at, b := idempotency_key)"
     per_key = """
@@ -175,7 +179,7 @@ def _split_resumable(conn: duckdb.DuckDBPyConnection, since: int, upto: int) -> 
             )
         })
         select per.key from per left join ledger_store.payment_states s on s.payment_id = per.key
-        where per.key = chr(0) or {out_of_order}
+        where per.key in {NO_ID_KEYS} or {out_of_order}
            or (old_last is not null and new_invoice and s.invoice_id is null)
            or (old_last is not null and new_customer and s.customer_id is null)
         """,

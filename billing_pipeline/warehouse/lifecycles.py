@@ -47,7 +47,7 @@ order by payment_id nulls first, occurred_at, event_id
 # field the fold needs: no payload is parsed. Payments with an id fold as frames from the
 # start (`fold_payment_frames`); those without one (key chr(0), or an empty id) are read from
 # their payloads, where the raw value lives, and folded one by one, which rejects them.
-_NO_ID_KEYS = "(chr(0), '')"
+NO_ID_KEYS = "(chr(0), '')"
 # Payment events for a frame fold (`fold_payment_frames`), from the typed copies. Instants
 # come as UTC wall-clock timestamps, made UTC in the frame (`payment_events`).
 PAYMENT_TYPED = f"""
@@ -58,11 +58,11 @@ from {KEYS}
 where event_type like 'payment.%' {{scope}}
 """
 _PAYMENT_SCOPED = PAYMENT_TYPED.format(
-    scope=f"and payment_key not in {_NO_ID_KEYS} "
+    scope=f"and payment_key not in {NO_ID_KEYS} "
     f"and payment_key in (select key from {PAYMENT_SCOPE})"
 )
 _NO_ID_SCOPED = f"""and seq in (
-    select seq from {KEYS} where event_type like 'payment.%' and payment_key in {_NO_ID_KEYS}
+    select seq from {KEYS} where event_type like 'payment.%' and payment_key in {NO_ID_KEYS}
       and payment_key in (select key from {PAYMENT_SCOPE}))"""
 _NO_PAYMENTS = pl.DataFrame(schema=payment_frames.STATE_SCHEMA)
 

@@ -344,7 +344,7 @@ def test_chunks_are_as_few_as_the_cap_allows_and_equal_within_one_event(since, n
 odd_event = st.fixed_dictionaries(
     {
         **event.wrapped_strategy.mapping,
-        "payment": st.sampled_from(["pay_a", "pay_b", None]),
+        "payment": st.sampled_from(["pay_a", "pay_b", None, ""]),
         "reuse": st.sampled_from([None, None, 0, 1]),  # the id of an earlier event, if any
     }
 )
