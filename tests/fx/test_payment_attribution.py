@@ -6,7 +6,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from billing_pipeline.warehouse.fx_attribution import STEPS, payment_attribution
+from billing_pipeline.warehouse.fx_attribution import STEPS, attribution_sql, payment_attribution
 
 STEP_COLUMNS = [f"{step}_minor" for step in STEPS]
 
@@ -84,3 +84,12 @@ def test_the_journal_read_in_place_gives_the_rows_the_journal_as_a_frame_gives(
     _, from_frame = attribution
     in_place = payment_attribution(conn)
     assert in_place.height > 0 and in_place.equals(from_frame)
+
+
+def test_the_models_unordered_query_holds_the_frames_rows(fx_world, attribution):
+    # The dbt model writes the query unsorted (a table needs no order); the rows are the same.
+    conn, _, _ = fx_world
+    _, from_frame = attribution
+    unordered = conn.sql(attribution_sql(conn, ordered=False)).pl()
+    assert unordered.height == from_frame.height > 0
+    assert unordered.sort("payment_id", nulls_last=True).equals(from_frame)

@@ -13,4 +13,5 @@ def model(dbt, session):
     # returned as a relation, so dbt writes them without a trip through Python either.
     dbt.source("ledger_store", "journal_lines")
     dbt.source("store", "events")
-    return session.sql(attribution_sql(session)).filter("payment_id is not null")
+    # Unordered: readers sort; the frame API (`payment_attribution`) keeps the order.
+    return session.sql(attribution_sql(session, ordered=False)).filter("payment_id is not null")
