@@ -150,8 +150,8 @@ def _split_resumable(conn: duckdb.DuckDBPyConnection, since: int, upto: int) -> 
     do not all sort after their old ones, or whose new events name an invoice or customer the
     stored payment lacked, with everything linked to them; the rest resume (`lifecycles`).
     Payments without an id (no payment_id, or an empty one) are always refolded whole: a
-    full rebuild refuses each of their events as "payment_id missing", which only the
-    whole-history fold (`lifecycles.fold_all`'s one-by-one path) says."""
+    full rebuild refuses each of their events as "payment_id missing", and so does only the
+    one-by-one fold of their whole history (`lifecycles`), not a resumed frame fold."""
     window = {"since": since, "upto": upto}
     order = "struct_pack(a := occurred_at, b := idempotency_key)"
     per_key = """
