@@ -37,7 +37,7 @@ REVIEWED = {
     # names, key expressions and predicates that are module constants or loop tuples of them.
     "', '.join(keep)", "REVALUATION_TYPES", "DERIVED", "monetary_sql('account')",
     "PAYMENT_RESUME", "INVOICE_RESUME", "PAYMENT_SCOPE", "INVOICE_SCOPE", "_PAYMENT_KEY",
-    "_INVOICE_KEY", "_INVOICE_EVENT", "order", "out_of_order", "PAYMENT_MOVES",
+    "_INVOICE_KEY", "_INVOICE_EVENT", "order", "out_of_order", "PAYMENT_MOVES", "NO_ID_KEYS",
     "LEDGER_QUARANTINED", "key", "where", "resume", "touched", "scope", "invoice_table",
     "payment_table", "stored_sql", "per_key.format(extra='')", "kind",
     "per_key.format(extra=', bool_or(new and invoice_id is not null) as new_invoice, "
