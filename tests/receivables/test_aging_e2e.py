@@ -175,6 +175,19 @@ def test_invoice_versions_built_incrementally_equal_a_fold_of_all_history(world)
     assert LATE_INVOICE in latest and len(latest) < built["invoice_id"].n_unique()
 
 
+def test_incremental_builds_of_invoice_versions_leave_no_scratch_tables_behind(world):
+    # The second run (days 4-5) built int_invoice_versions incrementally; dbt-duckdb wrote
+    # its new rows to a scratch table it never drops (dbt_project/macros/
+    # drop_python_model_scratch.sql): one more table in billing.duckdb every daily run.
+    root, _ = world
+    leftovers = _rows(
+        root / "warehouse" / "billing.duckdb",
+        "select schema_name || '.' || table_name from duckdb_tables() "
+        "where contains(table_name, '__dbt_')",
+    )
+    assert leftovers == []
+
+
 def test_invoice_versions_folded_a_bucket_of_invoices_at_a_time_equal_one_fold_of_all(world):
     root, _ = world
     with duckdb.connect(str(root / "warehouse" / "billing.duckdb")) as conn:
