@@ -60,11 +60,19 @@ def ingest_workers() -> int:
     return workers
 
 
+LEDGER_KEYS_EXTRACTION_ENV = "BILLING_LEDGER_KEYS_EXTRACTION"
+
+
 def export_for_subprocesses() -> None:
-    """Pin the resolved paths in the environment so dbt subprocesses see the same files."""
+    """Pin the resolved paths in the environment so dbt subprocesses see the same files, and
+    name the ledger's key copies this code makes: a dbt model reads the copies only when they
+    were made by it (`fx.exposure_by_settlement`), else the payloads."""
+    from billing_pipeline.warehouse.ledger_keys import EXTRACTION  # (settings is imported first)
+
     os.environ["BILLING_INBOX"] = str(inbox_dir())
     os.environ["BILLING_WAREHOUSE"] = str(warehouse_dir())
     os.environ.setdefault("BILLING_DUCKDB_THREADS", str(os.cpu_count() or 1))
+    os.environ[LEDGER_KEYS_EXTRACTION_ENV] = EXTRACTION
 
 
 # What a chunk costs the ledger's Python side per new event, measured: a 30-day backfill whose

@@ -48,11 +48,15 @@ FACT_FIELDS = (
 # What the invoice fold reads besides those (`lifecycles.INVOICE_TYPED`): a due date is
 # `try_cast` of the payload's string, as the fold reads it.
 FOLD_FIELDS = (("due_date", "date"), ("applied_minor", "bigint"), ("overpaid_minor", "bigint"))
+# What the dbt marts read (`fx.exposure_by_settlement`: a settlement line's available-on date),
+# so that a build does not read and parse every settlement line's payload again. A date is
+# `try_cast` of the payload's string, as the mart read it.
+MART_FIELDS = (("available_on", "date"),)
 LINEAGE = (("business_date", "date"), ("partition_date", "date"), ("source_line", "bigint"),
            ("file_id", "varchar"))  # fmt: skip
 _ADDED_COLUMNS = "\n".join(
     f"alter table ledger_cache.event_keys add column if not exists {name} {kind};"
-    for name, kind in (*FACT_FIELDS, *FOLD_FIELDS, *LINEAGE)
+    for name, kind in (*FACT_FIELDS, *FOLD_FIELDS, *MART_FIELDS, *LINEAGE)
 )
 
 DDL = f"""
@@ -69,7 +73,7 @@ create table if not exists ledger_cache.event_keys (
 -- extraction hash changed with them, so they are refilled from the first event.
 alter table ledger_cache.event_keys add column if not exists amount_minor bigint;
 alter table ledger_cache.event_keys add column if not exists currency varchar;
--- The facts' and the invoice fold's fields and the lineage, added the same way.
+-- The facts', the invoice fold's and the marts' fields and the lineage, added the same way.
 {_ADDED_COLUMNS}
 """
 
@@ -77,7 +81,7 @@ alter table ledger_cache.event_keys add column if not exists currency varchar;
 # strings as `payload->>'name'` for each of them.
 _KEY_PATHS = ["payment_id", "invoice_id", "customer_id", "processor", "processor_ref",
               "amount_minor", "currency"]  # fmt: skip
-_TYPED = (*FACT_FIELDS, *FOLD_FIELDS)
+_TYPED = (*FACT_FIELDS, *FOLD_FIELDS, *MART_FIELDS)
 _PATHS = [*_KEY_PATHS, *(name for name, _ in _TYPED)]
 _FACT_VALUES = ", ".join(
     (f"f[{i}]" if kind == "varchar" else f"try_cast(f[{i}] as {kind})") + f" as {name}"

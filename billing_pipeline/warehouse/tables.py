@@ -125,6 +125,7 @@ def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
     from billing_pipeline.recon.store import ensure_tables as ensure_recon
     from billing_pipeline.warehouse.fx_rates import DDL as FX_RATES_DDL
     from billing_pipeline.warehouse.ledger import ensure_ledger
+    from billing_pipeline.warehouse.ledger_keys import DDL as LEDGER_KEYS_DDL
     from billing_pipeline.warehouse.partition_marks import DDL as PARTITION_MARKS_DDL
 
     use_utc(conn)
@@ -133,6 +134,7 @@ def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
     ensure_ledger(conn)
     ensure_recon(conn)
     conn.execute(FX_RATES_DDL)
+    conn.execute(LEDGER_KEYS_DDL)  # the ledger's typed copies, which a mart reads too
     for source, frames in SOURCE_FRAMES.items():
         for frame in frames:
             columns = {**LINEAGE_COLUMNS}

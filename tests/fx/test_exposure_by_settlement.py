@@ -7,7 +7,10 @@ import json
 from datetime import date, timedelta
 
 import duckdb
+import pytest
 
+from billing_pipeline import settings
+from billing_pipeline.warehouse import ledger_keys
 from billing_pipeline.warehouse.ledger import ensure_ledger
 from billing_pipeline.warehouse.tables import ensure_schema
 from tests.support import dbt, insert_journal_lines
@@ -55,7 +58,19 @@ def _settlement_event(seq: int, known_on: date, available_on: date | None) -> tu
     )  # fmt: skip
 
 
-def test_clearing_items_are_dated_by_the_latest_available_on_known_each_day(warehouse):
+# How much of the settlement lines the ledger's typed copies hold when dbt builds the mart
+# (`ledger_keys`): none, all, the first three (the rest stored after the ledger's run), or all
+# but made by another release's extraction (which the mart must not trust).
+COPIES = ("none", "all", "first_three", "another_release")
+
+
+@pytest.mark.parametrize("copies", COPIES)
+def test_clearing_items_are_dated_by_the_latest_available_on_known_each_day(
+    warehouse, monkeypatch, copies
+):
+    monkeypatch.setenv(settings.LEDGER_KEYS_EXTRACTION_ENV, ledger_keys.EXTRACTION)
+    events = [_settlement_event(seq, *line) for seq, line in enumerate(LINES, start=1)]
+    copied = {"none": 0, "all": len(events), "first_three": 3, "another_release": len(events)}
     with duckdb.connect(str(warehouse / "billing.duckdb")) as conn:
         ensure_schema(conn)
         ensure_ledger(conn)
@@ -63,10 +78,21 @@ def test_clearing_items_are_dated_by_the_latest_available_on_known_each_day(ware
             conn,
             [_clearing_line("open", OPENED, 1000, 0), _clearing_line("close", CLOSED, 0, 1000)],
         )
-        conn.executemany(
-            "insert into store.events values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [_settlement_event(seq, *line) for seq, line in enumerate(LINES, start=1)],
+        insert = (
+            "insert into store.events values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         )
+        if copied[copies]:
+            conn.executemany(insert, events[: copied[copies]])
+            ledger_keys.refresh(conn)
+        if copied[copies] < len(events):
+            conn.executemany(insert, events[copied[copies] :])
+        if copies == "another_release":
+            # Copies the mart cannot vouch for: their dates are wrong, the payloads right.
+            conn.execute("update ledger_cache.event_keys set available_on = date '2030-01-01'")
+            conn.execute("update ledger_cache.watermark set extraction = 'older'")
+        else:
+            # A copied line's payload is not read again: blanked, it changes nothing.
+            conn.execute("update store.events set payload = '{}' where seq <= ?", [copied[copies]])
     result = dbt("run", "--select", "exposure_by_settlement", warehouse=warehouse)
     assert result.returncode == 0, result.stdout[-3000:]
 

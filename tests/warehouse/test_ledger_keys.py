@@ -17,7 +17,8 @@ from billing_pipeline.warehouse.event_store import ensure_store
 from billing_pipeline.warehouse.lifecycles import INVOICE_EVENTS, INVOICE_TYPED
 
 # What `ledger_scope` used to read from every payload, every run, then what the journal's
-# facts read (`journal._FACT_SQL`), what the invoice fold reads and the event's lineage.
+# facts read (`journal._FACT_SQL`), what the invoice fold reads, what the marts read
+# (`fx.exposure_by_settlement`) and the event's lineage.
 FROM_PAYLOADS = """
 select seq, idempotency_key, event_type, occurred_at,
        coalesce(payload->>'payment_id', chr(0)), payload->>'invoice_id',
@@ -30,6 +31,7 @@ select seq, idempotency_key, event_type, occurred_at,
        payload->>'bank_line_key', try_cast(payload->>'due_date' as date),
        try_cast(payload->>'applied_minor' as bigint),
        try_cast(payload->>'overpaid_minor' as bigint),
+       try_cast(payload->>'available_on' as date),
        business_date, partition_date, source_line, file_id
 from store.events
 """
@@ -48,6 +50,9 @@ PAYLOADS = [
     ("settlement.charge", {"processor": "adyen", "line_type": "charge", "payout_ref": "po_1",
                            "original_currency": "GBP", "gross_minor": "1000", "net_minor": 970,
                            "original_minor": "x1", "fee_minor": -30, "currency": "EUR"}),
+    ("settlement.charge", {"processor": "stripe", "payout_ref": "po_2",
+                           "available_on": "2026-11-30"}),
+    ("settlement.refund", {"processor": "stripe", "available_on": "next week"}),
     ("bank.debit", {"account_id": "DE89", "tx_code": "NCHG", "amount_minor": -150}),
     ("recon.cash_applied", {"holding_account": None, "bank_line_key": "bank:1:ref:2:1",
                             "applied_minor": 5}),
