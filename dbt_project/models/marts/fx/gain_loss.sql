@@ -2,7 +2,9 @@
 
 -- One row per FX result booked to income:fx_gain_loss (a gain is positive). The currency is
 -- the foreign currency whose rate moved: the other line of the same entry.
-with lines as (
+-- Not materialized: each CTE below reads its own few lines of the journal; materialized for
+-- them, every line was copied first (0.7-0.9 s against 0.4 s at 1M payments a day).
+with lines as not materialized (
     select * from {{ ref('journal_lines') }}
 ),
 

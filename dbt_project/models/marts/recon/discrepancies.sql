@@ -1,7 +1,9 @@
 {{ config(schema='recon') }}
 
 -- The latest reconciliation: the slice of the most recent run date.
-with discrepancies as (
+-- Not materialized: read three times below, DuckDB would copy every run date's slice, detail
+-- and all, before filtering it to the latest (1.2-1.7 s against 0.45 s at 1M payments a day).
+with discrepancies as not materialized (
     select * from {{ source('recon_store', 'discrepancies') }}
 ),
 
