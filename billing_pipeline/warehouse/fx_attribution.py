@@ -29,7 +29,7 @@ STEPS = ("invoice_to_capture", "capture_to_settlement", "settlement_to_bank")
 
 _SQL = """
 -- Not materialized: four CTEs read their own lines of the journal, and DuckDB materialized it
--- whole for them (8.4-9.0 s against 6.5-7.2 s on a 30-day backfill's 16M lines, same rows).
+-- whole for them (7.5-9.0 s against 5.7-7.2 s on a 30-day backfill's 16M lines, same rows).
 with lines as not materialized (select * from __LINES__),
 -- The ledger's typed copies of the payload fields (`ledger_keys`): the same strings as
 -- `payload->>'…'`, without parsing every stored payload again (half of this model's time).
