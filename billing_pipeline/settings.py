@@ -67,7 +67,8 @@ def export_for_subprocesses() -> None:
     """Pin the resolved paths in the environment so dbt subprocesses see the same files, and
     name the ledger's key copies this code makes: a dbt model reads the copies only when they
     were made by it (`fx.exposure_by_settlement`), else the payloads."""
-    from billing_pipeline.warehouse.ledger_keys import EXTRACTION  # (settings is imported first)
+    # (imported here: the settings module itself stays free of the warehouse's imports)
+    from billing_pipeline.warehouse.ledger_keys import EXTRACTION
 
     os.environ["BILLING_INBOX"] = str(inbox_dir())
     os.environ["BILLING_WAREHOUSE"] = str(warehouse_dir())
