@@ -63,8 +63,9 @@ REVIEWED = {
     # module-constant union of the rows it quarantines.
     "_with_payloads(candidates_sql, 'chain_links', window=True)",
     "_with_payloads(candidates_sql, f'({quarantined})')", "quarantined",
-    # receivables.version_builds: the module-constant history query of the invoices to refold.
-    "_HISTORY",
+    # receivables.version_builds: one of the module-constant history queries of the invoices to
+    # refold.
+    "history",
     # publish: the quoted names of a published relation and its copy, and the copy's column
     # definitions (names and types DESCRIBE gives of the package's own relations).
     "source", "target", "definitions",
