@@ -149,9 +149,14 @@ def versions_relation(
 def _versions(history: pl.DataFrame, newest: int) -> pl.DataFrame:
     frame = versions_of_history(history)
     # A version holds until the invoice's next one (exclusive); the last one for ever (null).
+    # The frame is sorted by invoice and date, so the neighbouring rows are the invoice's
+    # versions before and after, unless they are another invoice's.
+    invoice = pl.col("invoice_id")
     return frame.with_columns(
-        valid_to=pl.col("known_from").shift(-1).over("invoice_id", order_by="known_from"),
-        previous_state=pl.col("state").shift(1).over("invoice_id", order_by="known_from"),
+        valid_to=pl.when(invoice.eq_missing(invoice.shift(-1))).then(
+            pl.col("known_from").shift(-1)
+        ),
+        previous_state=pl.when(invoice.eq_missing(invoice.shift(1))).then(pl.col("state").shift(1)),
         built_through_seq=pl.lit(newest, dtype=pl.Int64),
         fold_version=pl.lit(FOLD_VERSION),
     )

@@ -79,9 +79,10 @@ def versions_in_fold_order(rows: pl.DataFrame) -> pl.DataFrame:
     )
     assert tuple(versions.columns) == VERSION_COLUMNS
     # A version equal to the one before it (all but the invoice and date) is no new version.
+    # The rows are grouped by invoice, so the row before is the invoice's previous version
+    # unless it is another invoice's: a plain shift, not eleven windows over the invoice
+    # (3.5 s against 0.3 s for a 1M-payment day's 414k history rows).
     compared = VERSION_COLUMNS[2:]
-    same = pl.all_horizontal(
-        pl.col(c).eq_missing(pl.col(c).shift(1).over("invoice_id")) for c in compared
-    )
-    first = pl.int_range(pl.len()).over("invoice_id") == 0
+    same = pl.all_horizontal(pl.col(c).eq_missing(pl.col(c).shift(1)) for c in compared)
+    first = pl.col("invoice_id").ne_missing(pl.col("invoice_id").shift(1))
     return versions.filter(first | ~same)
