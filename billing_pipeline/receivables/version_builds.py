@@ -72,8 +72,8 @@ def _history(since: int) -> tuple[str, dict[str, int]]:
     return (_ALL_HISTORY, {}) if since == EVERYTHING else (_HISTORY, {"since": since})
 
 
-# The newest event an invoice's history names. `since` was that at the last build: a history
-# is rewritten only with the events it names, so a newer one was stored after it.
+# The newest event any invoice's history names. `since` was that at the last build, so only the
+# events stored after it are looked up; with none named, it still is.
 _NEWEST = """
 select greatest($since, coalesce(max(seq), 0)) from store.events
 where seq > $since and idempotency_key in (select event_id from ledger_store.invoice_history)
