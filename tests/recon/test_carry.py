@@ -160,3 +160,28 @@ def test_carried_matches_that_share_a_capture_count_it_once_in_the_match_rate():
     # Two left items, not three: p1's capture once, and p2's (whose many-to-one match leaves
     # it unconsumed, so it is loaded, reported and not counted as matched).
     assert (rates["items"], rates["matched"]) == (2, 1)
+
+
+def test_only_captures_and_refunds_the_lifecycle_accepts_are_reconciled_scoped_or_not():
+    s = Store()
+    s.payment("p0", "ch_0", MON, 100)
+    s.line("ch_0", "charge", MON, 100, payout="po_0")
+    reconcile(s.conn, MON, RULES, "r")  # Tuesday's run is scoped from this slice
+    # Captured without an authorization; captured after a void; refunded before its capture.
+    s.payment("p1", "ch_1", TUE, 1000, kinds=("created", "captured"))
+    s.payment("p2", "ch_2", TUE, 2000, kinds=("created", "authorized", "voided", "captured"))
+    early = s.payment("p3", "ch_3", TUE, 3000, kinds=("authorized", "refunded", "captured"))
+    legal = s.payment("p4", "ch_4", TUE, 4000, kinds=("authorized", "captured", "refunded"))
+    for ref, amount in (("ch_1", 1000), ("ch_2", 2000), ("ch_3", 3000), ("ch_4", 4000)):
+        for kind in ("charge", "refund") if ref in ("ch_3", "ch_4") else ("charge",):
+            s.line(ref, kind, TUE, amount, payout=f"po_{ref}")
+    reconcile(s.conn, TUE, RULES, "r")
+    expected = {early["captured"], legal["captured"], legal["refunded"]}
+    assert {r[0] for r in s.rows("select key from recon_left_ledger_processor")} == expected
+    # A run from scratch (nothing carried, every event read) writes the same slice.
+    written = from_scratch(s, TUE, RULES)
+    matched = {m for row in written["matches"] if row[2] == "ledger_processor" for m in row[6]}
+    assert expected <= matched
+    missing = {d[4] for d in written["discrepancies"] if d[3] == "missing_in_ledger"}
+    lines = ("txn_ch_1_charge", "txn_ch_2_charge", "txn_ch_3_refund")
+    assert {f"stripe:line:{line}" for line in lines} <= missing
