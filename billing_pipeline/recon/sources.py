@@ -22,8 +22,10 @@ from billing_pipeline.recon.scope import IN_ACTIVE_GROUP
 # A scoped run reads its active payments' events once, into a buffer the three uses share:
 # scanning the whole history's copies three times for them was a cost that grew with every
 # date (the 30th date of a 100k-payments-a-day backfill: 1.0-1.4 s against 1.8-2.0 s, its
-# 764k events of 6.4M). A run over everything is not buffered: a buffer of every event as
-# of the date cost more than the scans it saved (5.2 s against 2.5 s at 1M payments a day).
+# 764k events of 6.4M). Where most events are active (day 3 of a 1M-payments-a-day world,
+# 4.9M of 5.8M) it costs about what the scans did, also with DuckDB capped at 1.5 GB
+# (benchmarks/RESULTS.md, session 35). A run over everything is not buffered: a buffer of
+# every event as of the date cost more than the scans it saved (5.2 s against 2.5 s at 1M).
 _LEGAL_PAYMENT_EVENTS = """
 create or replace temp table recon_legal_payment_events as
 with events as {buffered} (
