@@ -4,10 +4,10 @@
 
 `recon_step.py` replays the work inside a transaction that is rolled back, so it never pays
 for writing: its commits, DuckDB's checkpoints and the close. This one copies the warehouse,
-commits the rewind (`recon_step.rewind`) in a first connection, then runs what the asset
-runs (`reconcile`, `append_decisions`, the bank-line check) in a fresh connection with the
-pipeline's settings, as a Dagster step would open it, timing every statement (commits
-included) and the close. The copy is left behind for a second look; delete it after.
+commits the rewind (`recon_step.rewind`) in a first connection, then runs the asset's work
+(`reconcile` and `append_decisions`) in a fresh connection with the pipeline's settings, as a
+Dagster step would open it, timing every statement (commits included) and the close. The
+copy is left behind for a second look; delete it after.
 """
 
 import shutil

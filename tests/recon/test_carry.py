@@ -164,7 +164,7 @@ def test_carried_matches_that_share_a_capture_count_it_once_in_the_match_rate():
 
 def test_only_captures_and_refunds_the_lifecycle_accepts_are_reconciled_scoped_or_not():
     s = Store()
-    s.payment("p0", "ch_0", MON, 100)
+    carried = s.payment("p0", "ch_0", MON, 100)["captured"]
     s.line("ch_0", "charge", MON, 100, payout="po_0")
     reconcile(s.conn, MON, RULES, "r")  # Tuesday's run is scoped from this slice
     # Captured without an authorization; captured after a void; refunded before its capture.
@@ -176,6 +176,7 @@ def test_only_captures_and_refunds_the_lifecycle_accepts_are_reconciled_scoped_o
         for kind in ("charge", "refund") if ref in ("ch_3", "ch_4") else ("charge",):
             s.line(ref, kind, TUE, amount, payout=f"po_{ref}")
     reconcile(s.conn, TUE, RULES, "r")
+    assert _carried(s) == {carried}  # scoped: Monday's match is carried, its group not read
     expected = {early["captured"], legal["captured"], legal["refunded"]}
     assert {r[0] for r in s.rows("select key from recon_left_ledger_processor")} == expected
     # A run from scratch (nothing carried, every event read) writes the same slice.
