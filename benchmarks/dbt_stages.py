@@ -4,8 +4,9 @@ dbt writes `run_results.json` (seconds per node) and `manifest.json` (each node'
 into the warehouse's dbt target folder (`defs.transform.dbt_target_path`). A node's folder
 says which stage it belongs to: `marts/receivables` is the receivables stage, `marts/fx` the
 FX stage, and so on; a model outside the marts can name its stage in `meta: {stage: ...}`.
-Whatever the dbt step took beyond its nodes (process start, imports,
-parsing, Dagster's handling of dbt's events) is reported as `dbt_overhead`.
+Whatever the dbt step took beyond its nodes (dbt's start: a subprocess's imports until
+session 36, when dbt moved into the step's process; parsing; Dagster's handling of dbt's
+events) is reported as `dbt_overhead`.
 """
 
 from __future__ import annotations
