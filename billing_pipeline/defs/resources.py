@@ -46,17 +46,17 @@ class LeanDbtCliResource(DbtCliResource):
     which already imported what a dbt subprocess would import again.
     """
 
+    in_process: bool = Field(
+        default=True,
+        description="Run dbt on a thread of the step's process (dbtRunner), not a subprocess.",
+    )
+
     @cached_property
     def _cli_version(self) -> version.Version:
         return version.parse(dbt_version)
 
     def _initialize_dbt_core_adapter(self, args):
         return None
-
-    in_process: bool = Field(
-        default=True,
-        description="Run dbt on a thread of the step's process (dbtRunner), not a subprocess.",
-    )
 
     def cli(self, args, **kwargs):
         if not self.in_process:
