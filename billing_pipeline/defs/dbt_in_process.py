@@ -34,11 +34,12 @@ class LogLines:
         self._queue: queue.Queue[bytes | None] = queue.Queue()
         self._pending = ""
         self._lock = threading.Lock()
+        self._ended = False
         self.closed = False
 
     def write(self, text: str) -> None:
-        # dbt's stdout logger writes each line through `logging.StreamHandler`, which may
-        # split it; only whole lines are passed on.
+        # dbt's logger hands over a line and its newline in one call, but nothing promises
+        # whole lines: they are cut here, and a part waits for the rest.
         with self._lock:
             *whole, self._pending = (self._pending + text).split("\n")
             for line in whole:
@@ -55,8 +56,10 @@ class LogLines:
             self._queue.put(None)
 
     def __iter__(self) -> Iterator[bytes]:
-        while (line := self._queue.get()) is not None:
+        # Once the end was read, reading again finds nothing instead of waiting forever.
+        while not self._ended and (line := self._queue.get()) is not None:
             yield line
+        self._ended = True
 
     def __enter__(self) -> "LogLines":
         return self
@@ -188,7 +191,9 @@ def dbt_in_process() -> Iterator[None]:
 
     `cli` builds the arguments, environment and target folder and hands them to
     `DbtCliInvocation.run`; swapping that one class keeps all of `cli` as dagster-dbt wrote it.
-    `mock.patch.object` fails loudly if a dagster-dbt upgrade renames it.
+    `mock.patch.object` fails loudly if a dagster-dbt upgrade renames it. The swap is
+    process-wide, so two threads must not start dbt at once; the pipeline never does (its
+    DuckDB writers, dbt among them, run one at a time: the `duckdb` pool).
     """
     with mock.patch.object(dagster_dbt_resource, "DbtCliInvocation", InProcessDbtCliInvocation):
         yield

@@ -51,6 +51,7 @@ def test_dbt_gets_the_arguments_after_the_executable_and_the_exit_code_is_dbts()
 
     dbt = InProcessDbt(ARGS, dict(os.environ), run)
     assert list(dbt.stdout) == []
+    assert list(dbt.stdout) == []  # read again after the end: nothing, and no wait
     assert dbt.wait() == 1 and dbt.returncode == 1
     assert seen == [ARGS[1:]]
     assert dbt.args == ARGS  # dagster-dbt names the command from it
