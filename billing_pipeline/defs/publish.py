@@ -7,7 +7,6 @@ from billing_pipeline import settings
 from billing_pipeline.defs.partitions import daily_partitions
 from billing_pipeline.defs.resources import DUCKDB_POOL
 from billing_pipeline.defs.transform import dbt_models
-from billing_pipeline.reporting.charts import chart_metadata
 from billing_pipeline.warehouse.publish import publish
 
 
@@ -21,6 +20,10 @@ from billing_pipeline.warehouse.publish import publish
     description="data/warehouse/analytics.duckdb: the published relations, swapped in atomically.",
 )
 def analytics(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
+    # Imported here: matplotlib takes ~0.7 s to import, and every step's process loads these
+    # definitions (Dagster's multiprocess executor starts one per step), as the code server does.
+    from billing_pipeline.reporting.charts import chart_metadata
+
     with duckdb.get_connection() as conn:
         counts = publish(conn, settings.analytics_path())
     context.log.info(f"published {len(counts)} relations to {settings.analytics_path()}")

@@ -73,3 +73,22 @@ def test_the_code_location_loads_like_dagster_dev_loads_it(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "All code locations passed validation" in result.stderr + result.stdout
+
+
+def test_loading_the_definitions_leaves_the_charting_library_to_the_step_that_draws(tmp_path):
+    # Every step's process loads the definitions (the multiprocess executor starts one per
+    # step); matplotlib is ~0.7 s of imports that only the publish step uses.
+    import os
+    import subprocess
+    import sys
+
+    probe = "import sys, billing_pipeline.definitions; print('matplotlib' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        env={**os.environ, "BILLING_WAREHOUSE": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == "False"
