@@ -10,7 +10,6 @@ from dagster_dbt import DbtCliResource, DbtProject
 from dagster_duckdb import DuckDBResource
 from dbt.version import __version__ as dbt_version
 from packaging import version
-from pydantic import Field
 
 from billing_pipeline import settings
 from billing_pipeline.defs.dbt_in_process import dbt_in_process
@@ -46,10 +45,8 @@ class LeanDbtCliResource(DbtCliResource):
     which already imported what a dbt subprocess would import again.
     """
 
-    in_process: bool = Field(
-        default=True,
-        description="Run dbt on a thread of the step's process (dbtRunner), not a subprocess.",
-    )
+    # False: dbt runs as dagster-dbt starts it, a subprocess.
+    in_process: bool = True
 
     @cached_property
     def _cli_version(self) -> version.Version:
