@@ -142,16 +142,10 @@ def test_a_failing_dbt_command_raises_with_dbts_message_as_the_subprocess_did(wa
     assert messages[0] == messages[1]
 
 
-def test_a_malformed_dbt_command_line_fails_the_invocation(warehouse, tmp_path):
+def test_a_malformed_dbt_command_line_fails_and_says_why(warehouse, tmp_path, capsys):
+    # dbt logs no event for it: the usage message is passed on as a plain line, as the
+    # subprocess printed it, and dagster-dbt echoes it into the step's log.
     invocation = _dbt_resource(True).cli(["build", "--no-such-flag"], target_path=tmp_path)
     with pytest.raises(DagsterDbtCliRuntimeError, match="exit code `2`"):
         invocation.wait()
-
-
-def test_an_interrupt_after_dbt_finished_changes_nothing():
-    dbt = InProcessDbt(ARGS, dict(os.environ), lambda _args, _stdout: 0)
-    assert dbt.wait(timeout=10) == 0
-    dbt.send_signal(2)
-    time.sleep(0.05)
-    assert dbt.returncode == 0
-    assert list(dbt.stdout) == []
+    assert "--no-such-flag" in capsys.readouterr().out
