@@ -150,7 +150,12 @@ def _floor(folder: Path, day: date, repeats: int) -> dict:
     }
 
 
-_KNOBS = ("BILLING_DUCKDB_MEMORY_LIMIT", "BILLING_LEDGER_CHUNK_EVENTS", "BILLING_DUCKDB_THREADS")
+_KNOBS = (
+    "BILLING_DUCKDB_MEMORY_LIMIT",
+    "BILLING_LEDGER_CHUNK_EVENTS",
+    "BILLING_DUCKDB_THREADS",
+    "BILLING_DBT_THREADS",
+)
 
 
 def _machine() -> dict:

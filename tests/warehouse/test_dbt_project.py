@@ -108,3 +108,15 @@ def test_every_entry_balances_flags_exactly_the_entries_that_do_not(warehouse):
             e for (e,) in conn.execute(f"select distinct entry_id from {failures}").fetchall()
         }
     assert flagged == {"bad_currency", "bad_functional", "single"}
+
+
+def test_dbt_builds_as_many_nodes_at_once_as_the_setting_says(warehouse, monkeypatch):
+    with duckdb.connect(str(warehouse / "billing.duckdb")) as conn:
+        ensure_schema(conn)
+    monkeypatch.delenv("BILLING_DBT_THREADS", raising=False)
+    one = dbt("run", "--select", "stg_rates__rates", warehouse=warehouse)
+    monkeypatch.setenv("BILLING_DBT_THREADS", "2")
+    two = dbt("run", "--select", "stg_rates__rates", warehouse=warehouse)
+    assert one.returncode == 0 and two.returncode == 0, (one.stdout + two.stdout)[-3000:]
+    assert "Concurrency: 1 threads" in one.stdout
+    assert "Concurrency: 2 threads" in two.stdout
