@@ -38,8 +38,10 @@ class Delta:
     problems: pl.DataFrame  # event_id, reason of the dirty facts
     items: pl.DataFrame  # fx_item: the open items whose realized entries were redone
     realized: pl.DataFrame  # all fx.realized lines of those items
-    revaluation: pl.DataFrame  # every revaluation line
-    revaluation_problems: pl.DataFrame
+    # Every revaluation line and its problems; None when not recomputed (`revalue`): the
+    # stored ones stand until a later delta recomputes them.
+    revaluation: pl.DataFrame | None
+    revaluation_problems: pl.DataFrame | None
 
 
 def compute_delta(
@@ -49,9 +51,12 @@ def compute_delta(
     rule: RoundingRule,
     since_seq: int,
     upto_seq: int,
+    revalue: bool = True,
 ) -> Delta:
     """The delta of the scope `ledger_scope` left in its temp tables; new events are those
-    with seq in (since_seq, upto_seq]."""
+    with seq in (since_seq, upto_seq]. Without `revalue`, the month-end revaluations are left
+    as stored: they are a function of every balance, so a run in chunks recomputes them once,
+    in its last chunk (`ledger.rebuild_ledger`)."""
     folded = fold_all(conn, scoped=True)
     resume(conn, folded, since_seq, upto_seq)
     facts = build_facts(conn, _with_stored_outcomes(conn, folded), events="ledger_fact_scope")
@@ -97,6 +102,8 @@ def compute_delta(
         how="vertical_relaxed",
     )
     realized = fx_postings.realized_lines(on_items, functional, columns)
+    if not revalue:
+        return Delta(folded, entries, problems, items, realized, None, None)
     revaluation, revaluation_problems = _revaluation(
         conn, entries, realized, items, book, functional, rule, posted
     )

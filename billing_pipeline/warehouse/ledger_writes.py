@@ -126,7 +126,8 @@ def write_all(conn, folded, lines: pl.DataFrame, quarantine: pl.DataFrame, run_i
 
 def write_delta(conn, delta: Delta, run_id, now, plan, stamp) -> None:
     """Swap the scoped rows for the delta's: aggregates, entries, realized FX of the touched
-    items, every revaluation, and the quarantine rows those produced."""
+    items, every revaluation (when the delta recomputed them), and the quarantine rows those
+    produced."""
     # Keys to delete by: no order needed (sorting 200k+ ids cost half a second).
     resumed = {
         "payment_id": pl.DataFrame({"key": list(delta.folded.resumed_payments)}, {"key": pl.Utf8}),
@@ -157,7 +158,11 @@ def write_delta(conn, delta: Delta, run_id, now, plan, stamp) -> None:
         "delete from ledger_store.journal_lines where fact_type not like 'fx.%' "
         "and event_id in (select event_id from ledger_dirty_events)"
     )
-    conn.execute(f"delete from ledger_store.journal_lines where fact_type in {REVALUATION_TYPES}")
+    revalued = delta.revaluation is not None  # else the stored revaluations stand
+    if revalued:
+        conn.execute(
+            f"delete from ledger_store.journal_lines where fact_type in {REVALUATION_TYPES}"
+        )
     for frame in (delta.entries, delta.realized, delta.revaluation):
         _insert(conn, "ledger_store.journal_lines", frame)
     # The quarantine rows this delta rewrites, gone from the quarantine and from its index.
@@ -184,10 +189,12 @@ def write_delta(conn, delta: Delta, run_id, now, plan, stamp) -> None:
         "delete from ledger_store.quarantined_events i using ledger_requarantined l "
         "where i.seq = l.seq and i.reason = l.reason"
     )
-    revaluation = "reason like 'posting: no functional amount: fx revaluation%'"
-    conn.execute(f"delete from ingest.quarantine where stage = 'ledger' and {revaluation}")
-    conn.execute(f"delete from ledger_store.quarantined_events where {revaluation}")
-    problems = pl.concat([delta.problems, delta.revaluation_problems])
+    problems = delta.problems
+    if revalued:
+        revaluation = "reason like 'posting: no functional amount: fx revaluation%'"
+        conn.execute(f"delete from ingest.quarantine where stage = 'ledger' and {revaluation}")
+        conn.execute(f"delete from ledger_store.quarantined_events where {revaluation}")
+        problems = pl.concat([problems, delta.revaluation_problems])
     quarantine = pl.concat(
         [
             rejections_frame(delta.folded),

@@ -314,10 +314,10 @@ def test_catching_up_folds_no_more_new_events_at_a_time_than_the_chunk(fx_world_
     windows, seen = [], []
     compute = ledger_delta_module.compute_delta
 
-    def recording(conn, book, functional, rule, since, upto):
+    def recording(conn, book, functional, rule, since, upto, **options):
         windows.append((since, upto))
         seen.append(conn.execute(f"select max(seq) from {KEYS}").fetchone()[0])
-        return compute(conn, book, functional, rule, since, upto)
+        return compute(conn, book, functional, rule, since, upto, **options)
 
     monkeypatch.setattr(ledger_module, "compute_delta", recording)
     chunk = events // 3 + 1
@@ -327,6 +327,36 @@ def test_catching_up_folds_no_more_new_events_at_a_time_than_the_chunk(fx_world_
     assert seen == [upto for _, upto in windows]
     assert report.mode == "full" and "3 chunks" in report.reason
     assert conn.execute("select folded_seq from ledger_store.build_state").fetchall() == [(events,)]
+
+
+def test_a_catch_up_in_chunks_revalues_once_and_ends_with_the_revaluations_of_one_fold(
+    fx_world_copy, monkeypatch
+):
+    """Month-end revaluations sum the whole journal: a run in chunks recomputes them in its
+    last chunk only, and ends with exactly those a fold of everything at once books."""
+    conn = fx_world_copy
+    (events,) = conn.execute("select count(*) from store.events").fetchone()
+    calls = []
+    revaluation = ledger_delta_module._revaluation
+
+    def counting(*args):
+        calls.append(args)
+        return revaluation(*args)
+
+    monkeypatch.setattr(ledger_delta_module, "_revaluation", counting)
+    rebuild_ledger(conn, "USD", "half_even", "chunks", NOW, full=True, chunk_events=events // 3 + 1)
+    revaluations = (
+        "select * from ledger_store.journal_lines "
+        "where fact_type like 'fx.revaluation%' order by fact_id, line_no"
+    )
+    quarantined = (
+        "select raw_record, reason from ingest.quarantine where stage = 'ledger' order by all"
+    )
+    chunked = conn.execute(revaluations).fetchall(), conn.execute(quarantined).fetchall()
+    assert len(calls) == 1
+    assert chunked[0], "the world crosses a month end with foreign balances"
+    rebuild_ledger(conn, "USD", "half_even", "at once", NOW, full=True, chunk_events=10**9)
+    assert (conn.execute(revaluations).fetchall(), conn.execute(quarantined).fetchall()) == chunked
 
 
 @given(since=st.integers(0, 10**7), new=st.integers(0, 10**7), chunk=st.integers(1, 3 * 10**6))
