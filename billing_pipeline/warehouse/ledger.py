@@ -164,8 +164,8 @@ def rebuild_ledger(
     store as it stood at the chunk's last event: the ledger's memory is bounded by the
     chunk, not the history. Only the month-end revaluations wait for the last chunk: they
     are summed over the whole journal, and nothing else reads them, so recomputing them in
-    every chunk cost a scan of the journal as it grew (the 1M day's chunks took ~1.1 s
-    each for it). A stop between chunks leaves the last run's revaluations until the next
+    every chunk scanned the journal as it grew (11.6 s of a 30-day history's rebuild in nine
+    chunks). A stop between chunks leaves the previous run's revaluations until the next
     run's last chunk. A rebuild of a store that large empties the ledger and catches
     up the same way (a stop half-way resumes from the last chunk written); its audit is then
     the rotating sample of an incremental run, since rebuilding the whole journal in memory
