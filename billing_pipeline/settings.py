@@ -51,13 +51,29 @@ def ingest_workers() -> int:
     Unset, one per core. Each landing keeps about one core busy and holds its own parse in
     memory: on a 1M-payment day the event log peaked at 1,987 MiB and the Stripe files at
     1,583 MiB, landed alone (benchmarks/RESULTS.md, session 28). 1 lands them one by one."""
-    text = os.environ.get("BILLING_INGEST_WORKERS", "").strip()
+    return _positive_int("BILLING_INGEST_WORKERS") or os.cpu_count() or 1
+
+
+def dbt_threads() -> int:
+    """How many nodes dbt builds at once (BILLING_DBT_THREADS, read by
+    `dbt_project/profiles.yml`; default 1). Checked before dbt starts: dbt itself turns `0`
+    into Python's "max_workers must be greater than 0"."""
+    return _positive_int("BILLING_DBT_THREADS") or 1
+
+
+def _positive_int(name: str) -> int | None:
+    """The variable's value, None when unset or blank; anything but a positive integer fails
+    naming the variable."""
+    text = os.environ.get(name, "").strip()
     if not text:
-        return os.cpu_count() or 1
-    workers = int(text)
-    if workers < 1:
-        raise ValueError(f"BILLING_INGEST_WORKERS must be a positive integer, got {text!r}")
-    return workers
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {text!r}")
+    return value
 
 
 LEDGER_KEYS_EXTRACTION_ENV = "BILLING_LEDGER_KEYS_EXTRACTION"
@@ -97,13 +113,9 @@ def ledger_chunk_events() -> int:
     history (18.6M events) took 317 s in 2.1M-event chunks against 342 s in 1.5M ones. Unset,
     the chunk is as large as an eighth of the machine's memory allows (2.1M events on 24 GiB,
     3M from 34 GiB up)."""
-    text = os.environ.get("BILLING_LEDGER_CHUNK_EVENTS", "").strip()
-    if not text:
-        return default_chunk_events(_machine_memory_bytes())
-    chunk = int(text)
-    if chunk < 1:
-        raise ValueError(f"BILLING_LEDGER_CHUNK_EVENTS must be a positive integer, got {text!r}")
-    return chunk
+    return _positive_int("BILLING_LEDGER_CHUNK_EVENTS") or default_chunk_events(
+        _machine_memory_bytes()
+    )
 
 
 def default_chunk_events(memory_bytes: int) -> int:

@@ -40,4 +40,5 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     # The marts are projections of everything recorded up to the run (their "as of" dates
     # come from the data), so the invocation takes no --vars: changing vars would force a
     # full re-parse on every run.
+    settings.dbt_threads()  # a bad setting fails here, named, not deep inside dbt
     yield from dbt.cli(BUILD_ARGS, context=context, target_path=dbt_target_path()).stream()

@@ -67,6 +67,29 @@ def test_a_configured_ledger_chunk_wins_and_a_bad_one_is_refused(monkeypatch):
         settings.ledger_chunk_events()
 
 
+
+@pytest.mark.parametrize(
+    ("name", "read"),
+    [
+        ("BILLING_DBT_THREADS", settings.dbt_threads),
+        ("BILLING_INGEST_WORKERS", settings.ingest_workers),
+        ("BILLING_LEDGER_CHUNK_EVENTS", settings.ledger_chunk_events),
+    ],
+)
+def test_a_count_setting_is_a_positive_integer_or_blank_and_a_bad_one_names_itself(
+    monkeypatch, name, read
+):
+    monkeypatch.delenv(name, raising=False)
+    unset = read()
+    monkeypatch.setenv(name, "  ")
+    assert read() == unset >= 1
+    monkeypatch.setenv(name, " 3 ")
+    assert read() == 3
+    for bad in ("0", "-2", "abc", "1.5"):
+        monkeypatch.setenv(name, bad)
+        with pytest.raises(ValueError, match=f"{name} must be a positive integer, got '{bad}'"):
+            read()
+
 def test_a_warehouse_folder_that_does_not_exist_yet_is_created_not_retried_for_minutes(
     tmp_path, monkeypatch
 ):

@@ -120,3 +120,28 @@ def test_dbt_builds_as_many_nodes_at_once_as_the_setting_says(warehouse, monkeyp
     assert one.returncode == 0 and two.returncode == 0, (one.stdout + two.stdout)[-3000:]
     assert "Concurrency: 1 threads" in one.stdout
     assert "Concurrency: 2 threads" in two.stdout
+    monkeypatch.setenv("BILLING_DBT_THREADS", " ")  # blank: the default, as settings reads it
+    blank = dbt("run", "--select", "stg_rates__rates", warehouse=warehouse)
+    assert blank.returncode == 0 and "Concurrency: 1 threads" in blank.stdout, blank.stdout[-3000:]
+
+
+def test_the_dbt_step_refuses_a_bad_thread_count_naming_the_setting(warehouse, monkeypatch):
+    """dbt itself would fail on `0` with Python's "max_workers must be greater than 0"."""
+    import dagster as dg
+
+    from billing_pipeline.defs.resources import build_resources
+    from billing_pipeline.defs.transform import dbt_models
+
+    monkeypatch.setenv("BILLING_WAREHOUSE", str(warehouse))
+    monkeypatch.setenv("BILLING_DBT_THREADS", "0")
+    result = dg.materialize(
+        [dbt_models],
+        resources=build_resources(),
+        partition_key="2026-10-05",
+        raise_on_error=False,
+    )
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert "BILLING_DBT_THREADS must be a positive integer, got '0'" in str(
+        failure.event_specific_data.error
+    )
