@@ -67,7 +67,6 @@ def test_a_configured_ledger_chunk_wins_and_a_bad_one_is_refused(monkeypatch):
         settings.ledger_chunk_events()
 
 
-
 @pytest.mark.parametrize(
     ("name", "read"),
     [
@@ -89,6 +88,7 @@ def test_a_count_setting_is_a_positive_integer_or_blank_and_a_bad_one_names_itse
         monkeypatch.setenv(name, bad)
         with pytest.raises(ValueError, match=f"{name} must be a positive integer, got '{bad}'"):
             read()
+
 
 def test_a_warehouse_folder_that_does_not_exist_yet_is_created_not_retried_for_minutes(
     tmp_path, monkeypatch
