@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from statistics import linear_regression
 
 # Stages of the issue, plus what dbt builds for none of them and dbt's own start-up.
 STAGE_ORDER = (
@@ -94,4 +95,46 @@ def render(paths: list[Path]) -> str:
                 f"{_fmt(usage['cpu'])} | {'–' if rss is None else f'{rss:.0f}'} | "
                 f"{_fmt(per_day[0]['wall'])} | {_fmt(per_day[-1]['wall'])} |"
             )
+        out += _growth(backfills)
     return "\n".join(out)
+
+
+# A step's cost per date of history is what a long-lived warehouse pays: the per-date tables
+# above show a backfill's dates, not the trend a year of daily runs would follow.
+GROWTH_DATES = 365
+
+
+def growth(per_day: list[dict]) -> dict[str, tuple[float, float, int]]:
+    """For each step that ran on every date before the last (which runs the whole chain):
+    the least-squares line of its seconds against the date's number, as (seconds at date 1,
+    seconds added per date, dates fitted). Needs three dates."""
+    fitted = per_day[:-1]
+    if len(fitted) < 3:
+        return {}
+    steps = set.intersection(*(set(d.get("steps", {})) for d in fitted))
+    dates = list(range(1, len(fitted) + 1))
+    lines = {}
+    for step in sorted(steps):
+        slope, intercept = linear_regression(dates, [d["steps"][step] for d in fitted])
+        lines[step] = (intercept + slope, slope, len(fitted))
+    return lines
+
+
+def _growth(backfills: list[dict]) -> list[str]:
+    rows = []
+    for r in backfills:
+        for step, (first, slope, dates) in growth(r["run"]["days"]).items():
+            at_year = first + slope * (GROWTH_DATES - 1)
+            rows.append(
+                f"| {r['name']} | {step} | {dates} | {_fmt(first)} | {slope:+.2f} | "
+                f"{_fmt(at_year)} |"
+            )
+    if not rows:
+        return []
+    return [
+        "",
+        "| results file | step | dates fitted | fit at date 1 s | s per date of history "
+        f"| fit extrapolated to date {GROWTH_DATES} s |",
+        "|---|---|---|---|---|---|",
+        *rows,
+    ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from benchmarks.report import render
+from benchmarks.report import growth, render
 
 
 def _day(name, payments, days, returncode=0):
@@ -55,3 +55,27 @@ def test_a_day_with_the_floor_read_on_both_sides_reports_the_ratio_against_each(
     # wall 10 s: 10 / 0.5 (after) = 20x, 10 / 0.4 (the fastest read before) = 25x
     assert rows["| day-5-bracketed"].endswith("| 0.40 / 0.50 | 20-25x |")
     assert rows["| day-5-older"].endswith("| 0.50 | 20x |")
+
+
+def test_a_backfills_growth_per_date_of_history_is_fitted_without_its_last_date(tmp_path):
+    """The last date runs the whole chain (ledger, dbt, publish) and would skew the line."""
+    days = [
+        {
+            "wall": 0.0,
+            "steps": {"recon": 5.0 + 0.5 * n, "store": 2.0, **({"odd": 1.0} if n else {})},
+        }
+        for n in range(6)
+    ] + [{"wall": 0.0, "steps": {"recon": 900.0, "store": 900.0, "ledger": 900.0}}]
+    lines = growth(days)
+    assert set(lines) == {"recon", "store"}  # "odd" is missing on the first date
+    first, slope, dates = lines["recon"]
+    assert (round(first, 9), round(slope, 9), dates) == (5.0, 0.5, 6)
+    assert lines["store"][:2] == (2.0, 0.0)
+    usage = {"wall": 1.0, "cpu": 1.0, "peak_rss_mib": 1.0}
+    run = {"usage": usage, "days": days}
+    record = {"scenario": "backfill", "payments_per_day": 5, "days": 7, "run": run}
+    (tmp_path / "backfill-grows.json").write_text(json.dumps(record))
+    table = render([tmp_path / "backfill-grows.json"])
+    # 5.0 s at date 1, plus 0.5 s for each of the 364 dates after it: 187.0 s at date 365
+    assert "| backfill-grows | recon | 6 | 5.0 | +0.50 | 187.0 |" in table
+    assert growth(days[:3]) == {}  # two dates before the last are no line
