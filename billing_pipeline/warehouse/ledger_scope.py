@@ -224,14 +224,20 @@ def _dirty(conn: duckdb.DuckDBPyConnection) -> None:
     # Each dirty event carries its type and processor keys, so that the fact scope below
     # finds their settlement lines and payment moves in one pass over the copies.
     carried = "seq, idempotency_key as event_id, event_type, processor, processor_ref"
+    # Events are picked by their keys first and their carried columns read by seq after:
+    # selecting the columns with the keys decompressed them for every copy, which took 2.5
+    # times as long (0.65 s against 0.27 s for 6k events among 18.6M at a backfill's end),
+    # and the dirty events below 1.6-1.8 s against 1.1 s (2.3M, 500k of them by reference).
+    in_payments = f"{_PAYMENT_KEY} in (select key from {PAYMENT_SCOPE})"
     conn.execute(
         f"""
         create or replace temp table ledger_refold_events as
-        select {carried} from {KEYS}
-        where event_type like 'payment.%' and {_PAYMENT_KEY} in (select key from {PAYMENT_SCOPE})
-        union
-        select {carried} from {KEYS}
-        where {_INVOICE_EVENT} and {_INVOICE_KEY} in (select key from {INVOICE_SCOPE})
+        select {carried} from {KEYS} where seq in (
+            select seq from {KEYS} where event_type like 'payment.%' and {in_payments}
+            union all
+            select seq from {KEYS}
+            where {_INVOICE_EVENT} and {_INVOICE_KEY} in (select key from {INVOICE_SCOPE})
+        )
         """
     )
     conn.execute(
@@ -245,8 +251,10 @@ def _dirty(conn: duckdb.DuckDBPyConnection) -> None:
         union
         select {carried} from ledger_new_events
         union
-        select {carried} from {KEYS} semi join moved using (processor, processor_ref)
-        where event_type in {PAYMENT_MOVES}
+        select {carried} from {KEYS} where seq in (
+            select seq from {KEYS} semi join moved using (processor, processor_ref)
+            where event_type in {PAYMENT_MOVES}
+        )
         union
         select {carried} from {KEYS}
         where seq in (select seq from ledger_quarantined where reason like 'posting:%')
