@@ -57,8 +57,9 @@ REVIEWED = {
     # ledger_writes: the quarantine rows of the module-constant temp table of rewritten
     # events; ledger_delta: the journal's own column names.
     "quarantine_rows('ledger_requarantined')", "', '.join(columns)",
-    # ledger_scope: the module-constant column list the dirty events carry.
-    "carried",
+    # ledger_scope: the module-constant column list the dirty events carry, and the
+    # module-constant condition that an event's payment is in the scope table.
+    "carried", "in_payments",
     # event_store: the module-constant candidates joined back to their payloads, and the
     # module-constant union of the rows it quarantines.
     "_with_payloads(candidates_sql, 'chain_links', window=True)",
