@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dagster as dg
 import duckdb
 
+from billing_pipeline.defs.resources import build_resources
+from billing_pipeline.defs.transform import dbt_models
 from billing_pipeline.warehouse.ledger import ensure_ledger
 from billing_pipeline.warehouse.tables import ensure_schema
 from tests.support import dbt, insert_journal_lines
@@ -127,11 +130,6 @@ def test_dbt_builds_as_many_nodes_at_once_as_the_setting_says(warehouse, monkeyp
 
 def test_the_dbt_step_refuses_a_bad_thread_count_naming_the_setting(warehouse, monkeypatch):
     """dbt itself would fail on `0` with Python's "max_workers must be greater than 0"."""
-    import dagster as dg
-
-    from billing_pipeline.defs.resources import build_resources
-    from billing_pipeline.defs.transform import dbt_models
-
     monkeypatch.setenv("BILLING_WAREHOUSE", str(warehouse))
     monkeypatch.setenv("BILLING_DBT_THREADS", "0")
     result = dg.materialize(
