@@ -64,12 +64,18 @@ def _same(conn, table: str, stored_sql: str, frame: pl.DataFrame | None) -> bool
             )
         finally:
             conn.unregister("ledger_check_frame")
-    (differences,) = conn.execute(
-        f"""
-        select (select count(*) from ({stored_sql} except all
-                                      select * from ledger_check_rebuilt))
-             + (select count(*) from (select * from ledger_check_rebuilt except all
-                                      {stored_sql}))
-        """
-    ).fetchall()[0]
+    # The stored rows are selected once: written into each direction of the comparison, the
+    # journal's selection scanned every stored line twice (1.8 s at 1M payments a day).
+    conn.execute(f"create or replace temp table ledger_check_stored as {stored_sql}")
+    try:
+        (differences,) = conn.execute(
+            """
+            select (select count(*) from (from ledger_check_stored except all
+                                          from ledger_check_rebuilt))
+                 + (select count(*) from (from ledger_check_rebuilt except all
+                                          from ledger_check_stored))
+            """
+        ).fetchall()[0]
+    finally:
+        conn.execute("drop table ledger_check_stored")
     return differences == 0
