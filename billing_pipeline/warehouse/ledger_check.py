@@ -65,7 +65,8 @@ def _same(conn, table: str, stored_sql: str, frame: pl.DataFrame | None) -> bool
         finally:
             conn.unregister("ledger_check_frame")
     # The stored rows are selected once: written into each direction of the comparison, the
-    # journal's selection scanned every stored line twice (1.8 s at 1M payments a day).
+    # journal's selection scanned every stored line twice (the 1M-payment world's journal:
+    # 1.59-1.67 s, against 1.08 s once; benchmarks/RESULTS.md, session 39).
     conn.execute(f"create or replace temp table ledger_check_stored as {stored_sql}")
     try:
         (differences,) = conn.execute(
