@@ -20,7 +20,7 @@ from pathlib import Path
 import click
 
 from benchmarks.measure import REPO, python_module, run_measured
-from benchmarks.memory import peaks_by_window
+from benchmarks.memory import cpu_by_window, peaks_by_window
 
 RESULTS = REPO / "benchmarks" / "results"
 START = date(2026, 10, 5)
@@ -74,9 +74,9 @@ def _run_days(folder: Path, first: date, last: date, tag: str) -> dict:
     )
     stages = json.loads(stages_json.read_text()) if stages_json.exists() else {}
     for day in stages.get("days", []):
-        day["peak_rss_mib_by_step"] = peaks_by_window(
-            measured.samples, {step: tuple(span) for step, span in day.pop("windows", {}).items()}
-        )
+        windows = {step: tuple(span) for step, span in day.pop("windows", {}).items()}
+        day["peak_rss_mib_by_step"] = peaks_by_window(measured.samples, windows)
+        day["cpu_seconds_by_step"] = cpu_by_window(measured.samples, windows)
     return {"usage": measured.usage.as_dict(), **stages}
 
 

@@ -13,6 +13,13 @@ STAGE_ORDER = (
 )  # fmt: skip
 
 
+# The daily job's steps in the order they run, for the CPU table (results since session 42).
+STEP_ORDER = (
+    "ingest", "store__events", "ledger_store__fx_rates", "reconciliation", "ledger",
+    "dbt_models", "analytics",
+)  # fmt: skip
+
+
 def _fmt(seconds: float | None) -> str:
     if seconds is None:
         return "–"
@@ -74,6 +81,7 @@ def render(paths: list[Path]) -> str:
             f"{pandas / recon:.2f}x | {arms['leg1'][0]:,} | "
             f"{arms['leg2_reference'][0]} + {arms['leg2_amount_date'][0]} |"
         )
+    out += _cpu_by_step(days)
     backfills = [r for r in records if r["scenario"] == "backfill"]
     if backfills:
         out += [
@@ -97,6 +105,30 @@ def render(paths: list[Path]) -> str:
             )
         out += _growth(backfills)
     return "\n".join(out)
+
+
+def _cpu_by_step(days: list[dict]) -> list[str]:
+    """Each step's CPU seconds against its wall seconds on the measured day: on two cores a
+    step near 2x keeps both busy, one near 1x waits on a single thread."""
+    rows = []
+    for r in days:
+        last = (r["run"].get("days") or [{}])[-1]
+        cpu, wall = last.get("cpu_seconds_by_step"), last.get("steps", {})
+        if not cpu:
+            continue
+        cells = (
+            f"{_fmt(cpu[step])} / {_fmt(wall[step])}" if step in cpu and step in wall else "–"
+            for step in STEP_ORDER
+        )
+        rows.append(f"| {r['name']} | " + " | ".join(cells) + " |")
+    if not rows:
+        return []
+    return [
+        "",
+        "| results file (CPU s / wall s) | " + " | ".join(STEP_ORDER) + " |",
+        "|" + "---|" * (1 + len(STEP_ORDER)),
+        *rows,
+    ]
 
 
 # A step's cost per date of history is what a long-lived warehouse pays: the per-date tables

@@ -79,3 +79,23 @@ def test_a_backfills_growth_per_date_of_history_is_fitted_without_its_last_date(
     # 5.0 s at date 1, plus 0.5 s for each of the 364 dates after it: 187.0 s at date 365
     assert "| backfill-grows | recon | 6 | 5.0 | +0.50 | 187.0 |" in table
     assert growth(days[:3]) == {}  # two dates before the last are no line
+
+
+def test_each_steps_cpu_is_reported_beside_its_wall_for_the_days_that_measured_it(tmp_path):
+    steps = {"ingest": 3.0, "reconciliation": 4.0}
+    cpu = {"ingest": 5.5, "reconciliation": 4.5}
+    for name, day in (
+        ("day-5-cpu", {"stages": {}, "steps": steps, "cpu_seconds_by_step": cpu}),
+        ("day-5-before", {"stages": {}, "steps": steps}),  # measured before CPU was sampled
+    ):
+        (tmp_path / f"{name}.json").write_text(json.dumps(_day(name, 5, [day])[1]))
+    lines = render(sorted(tmp_path.glob("*.json"))).splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| results file (CPU"))
+    table = lines[start : lines.index("", start) if "" in lines[start:] else None]
+    header, rows = table[0], table[2:]
+    assert [row.split(" | ")[0] for row in rows] == ["| day-5-cpu"]
+    cells = dict(zip(header.strip("| ").split(" | "), rows[0].strip("| ").split(" | "),
+                     strict=True))  # fmt: skip
+    assert cells["ingest"] == "5.5 / 3.0"
+    assert cells["reconciliation"] == "4.5 / 4.0"
+    assert cells["ledger"] == "–"
