@@ -19,8 +19,7 @@ from pathlib import Path
 
 PROC = Path("/proc")
 INTERVAL_SECONDS = 0.25
-
-
+# /proc/<pid>/stat gives CPU times in clock ticks.
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
