@@ -14,7 +14,9 @@ from __future__ import annotations
 import os
 import threading
 import time
+from bisect import bisect_right
 from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
 
 PROC = Path("/proc")
@@ -127,13 +129,13 @@ def peaks_by_window(
 def cpu_at(samples: list[Sample], instant: float) -> float:
     """The tree's CPU seconds at `instant`, interpolated between the samples around it (the
     first or last sample outside their span)."""
-    before = [s for s in samples if s.at <= instant]
-    after = [s for s in samples if s.at > instant]
-    if not before:
+    # Samples are appended in time order: the first one after `instant` is found by bisection.
+    after = bisect_right(samples, instant, key=attrgetter("at"))
+    if after == 0:
         return samples[0].cpu_seconds
-    if not after:
-        return before[-1].cpu_seconds
-    low, high = before[-1], after[0]
+    if after == len(samples):
+        return samples[-1].cpu_seconds
+    low, high = samples[after - 1], samples[after]
     share = (instant - low.at) / (high.at - low.at)
     return low.cpu_seconds + share * (high.cpu_seconds - low.cpu_seconds)
 
