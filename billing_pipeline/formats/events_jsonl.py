@@ -10,7 +10,9 @@ from __future__ import annotations
 import io
 import json
 import re
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -46,6 +48,11 @@ TEXT_FIELDS = ["payment_id", "invoice_id", "customer_id", "currency", "processor
 # Lines are read in batches of this many: the vectorised reader works on a batch at once, and
 # a large log never holds all its parsed values as Python objects.
 _CHUNK_ROWS = 100_000
+# Batches parsed side by side. One batch's parse keeps ~1.2 cores busy (polars releases the
+# GIL, but much of its work on 100k lines is single-threaded): on a 1M-payment day's log
+# (3.3M lines) parsing took 11.3-12.8 s one batch at a time, 8.9-9.8 s two at a time
+# (benchmarks/RESULTS.md, session 43).
+PARSE_WORKERS = 2
 
 
 def parse(content: bytes, file_name: str) -> ParseResult:
@@ -93,12 +100,40 @@ def is_blank(content: bytes) -> bool:
     return not content or content.isspace()
 
 
-def parse_blocks(blocks: Iterable[bytes]) -> Iterator[ParseResult]:
-    """One result per batch of lines of a log given as consecutive blocks of its bytes.
+def parse_blocks(blocks: Iterable[bytes], workers: int = PARSE_WORKERS) -> Iterator[ParseResult]:
+    """One result per batch of lines of a log given as consecutive blocks of its bytes, in
+    order; up to `workers` batches are parsed at a time, side by side.
 
     Every block but the last must end with a line feed, so that no line spans two blocks;
-    the caller checks for an empty file (a file of whitespace bytes only).
+    the caller checks for an empty file (a file of whitespace bytes only). An error reading
+    the blocks is raised after the results of every batch before it.
     """
+    batches = _batches(blocks)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="parse") as pool:
+        parsing: deque[Future[ParseResult]] = deque()
+        try:
+            while True:
+                try:
+                    batch = next(batches, None)
+                except Exception:  # reading failed: the batches before it come first
+                    while parsing:
+                        yield parsing.popleft().result()
+                    raise
+                if batch is None:
+                    break
+                parsing.append(pool.submit(_parse_batch, *batch))
+                if len(parsing) > workers:
+                    yield parsing.popleft().result()
+            while parsing:
+                yield parsing.popleft().result()
+        finally:  # a caller that stops early leaves nothing queued behind it, no file open
+            for future in parsing:
+                future.cancel()
+            batches.close()
+
+
+def _batches(blocks: Iterable[bytes]) -> Iterator[tuple[pl.Series, list[str] | None, int, bool]]:
+    """The arguments of `_parse_batch` for each batch of the blocks' lines, numbered."""
     line_no, first = 1, True
     for block in blocks:
         if first and block.startswith(BOM):
@@ -109,7 +144,7 @@ def parse_blocks(blocks: Iterable[bytes]) -> Iterator[ParseResult]:
         for start in range(0, len(lines), _CHUNK_ROWS):
             batch = lines.slice(start, _CHUNK_ROWS)
             python_batch = python_lines[start : start + _CHUNK_ROWS] if python_lines else None
-            yield _parse_batch(batch, python_batch, line_no + start, check_bytes)
+            yield batch, python_batch, line_no + start, check_bytes
         line_no += len(lines)
 
 

@@ -176,9 +176,10 @@ def test_fast_reader_equals_row_by_row_reader(lines, newline, bom, bad_bytes):
 
 
 @SETTINGS
-@given(st.lists(LINES, min_size=1, max_size=30), st.integers(1, 7))
-def test_batches_and_blocks_do_not_change_the_result(lines, batch):
-    """Reading in batches of lines, and in blocks of bytes cut after a line feed, is reading."""
+@given(st.lists(LINES, min_size=1, max_size=30), st.integers(1, 7), st.integers(1, 3))
+def test_batches_blocks_and_parsers_side_by_side_do_not_change_the_result(lines, batch, workers):
+    """Reading in batches of lines, in blocks of bytes cut after a line feed, and with several
+    batches parsed at a time, is reading."""
     content = "\n".join(lines).encode() + b"\n"
     whole = outcome(lambda c: events_jsonl.parse(c, "events.jsonl"), content)
     if whole[0] == "raised":
@@ -187,7 +188,7 @@ def test_batches_and_blocks_do_not_change_the_result(lines, batch):
     original = events_jsonl._CHUNK_ROWS
     events_jsonl._CHUNK_ROWS = batch
     try:
-        parts = list(events_jsonl.parse_blocks([content[:cut], content[cut:]]))
+        parts = list(events_jsonl.parse_blocks([content[:cut], content[cut:]], workers=workers))
     finally:
         events_jsonl._CHUNK_ROWS = original
     frame = pl.concat([p.frames["billing_events"] for p in parts])
