@@ -4,7 +4,8 @@ Each source lands in its own thread and DuckDB connection (`landing.land_into_sc
 and staging a file is polars and DuckDB work, which runs outside the GIL, and one landing keeps
 about one core busy: on a 1M-payment day the event log takes ~28 s and the processor and bank
 files ~23 s together, one after the other on a 2-core machine (benchmarks/RESULTS.md, session
-28). The largest partition starts first, so that it is not the one left running alone.
+28). The largest partition starts first, so that it is not the one left running alone; the
+event log's batches are parsed two at a time (`events_jsonl.parse_blocks`) for when it is.
 
 Sources write disjoint rows: their own raw tables, and their own rows of the file registry,
 the quarantine and the partition marks, so their transactions never conflict. The one thing a
