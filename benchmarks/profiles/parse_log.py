@@ -14,10 +14,9 @@ from billing_pipeline.formats import events_jsonl
 
 
 def main(log: Path, workers: int) -> None:
-    blocks = events_jsonl.line_blocks(log, 32 << 20)
     wall, cpu = time.perf_counter(), time.process_time()
     rows = rejected = 0
-    for part in events_jsonl.parse_blocks(blocks, workers=workers):
+    for part in events_jsonl.parse_path(log, workers=workers):
         rows += part.frames["billing_events"].height
         rejected += len(part.rejected)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu

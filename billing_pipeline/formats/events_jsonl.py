@@ -65,9 +65,12 @@ def parse(content: bytes, file_name: str) -> ParseResult:
     return ParseResult(frames={"billing_events": frame}, rejected=rejected, notes=[])
 
 
-def parse_path(path: Path, block_bytes: int = 32 << 20) -> Iterator[ParseResult]:
-    """`parse` of a file read in blocks, one result per batch: memory does not grow with the
-    file. Raises UnreadableFile("empty file") at the end if every byte was whitespace."""
+def parse_path(
+    path: Path, block_bytes: int = 32 << 20, workers: int = PARSE_WORKERS
+) -> Iterator[ParseResult]:
+    """`parse` of a file read in blocks, one result per batch (`parse_blocks`): memory does not
+    grow with the file. Raises UnreadableFile("empty file") at the end if every byte was
+    whitespace."""
     blank = True
 
     def blocks() -> Iterator[bytes]:
@@ -76,7 +79,7 @@ def parse_path(path: Path, block_bytes: int = 32 << 20) -> Iterator[ParseResult]
             blank = blank and is_blank(block)
             yield block
 
-    yield from parse_blocks(blocks())
+    yield from parse_blocks(blocks(), workers)
     if blank:
         raise UnreadableFile("empty file")
 
